@@ -1,0 +1,34 @@
+# Two commands: `make run` starts the whole system locally; `make test` runs the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench package clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m devstack
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(VENV)/bin/cfn-lint infra/resources.yaml
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.kernel
+
+package: $(STAMP)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $${STAGE:-dev} \
+		--merge-template infra/resources.yaml build/$${STAGE:-dev}
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,0 +1,134 @@
+"""Omniman Serverless: the table of HTTP routes and event handlers. Everything else is in chalicelib/."""
+
+from chalice import Rate
+
+from chalicelib.bootstrap import hub
+from chalicelib.directives import worker
+from chalicelib.http import api
+from chalicelib.http.chalice_app import ThreadSafeChalice
+from chalicelib.observability import observe
+from chalicelib.services.directives import relay_outbox
+
+app = ThreadSafeChalice(app_name="omniman")
+HUB = hub()  # fails fast at import when the environment is incomplete (I10)
+BODY = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+
+
+def req():
+    return app.current_request
+
+
+@app.middleware("http")
+def observe_http(event, get_response):
+    return observe("http", event.context.get("requestId"), lambda: get_response(event))
+
+
+# --- health and channels ----------------------------------------------------------------------------------------
+@app.route("/v1/health", methods=["GET"])
+def health():
+    return api.health(req(), HUB)
+
+
+@app.route("/v1/channels", methods=["GET"])
+def list_channels():
+    return api.list_channels(req(), HUB)
+
+
+@app.route("/v1/channels", methods=["POST"], content_types=BODY)
+def create_channel():
+    return api.create_channel(req(), HUB)
+
+
+@app.route("/v1/channels/{code}", methods=["GET"])
+def get_channel(code):
+    return api.get_channel(req(), HUB, code)
+
+
+@app.route("/v1/channels/{code}", methods=["PUT"], content_types=BODY)
+def put_channel(code):
+    return api.put_channel(req(), HUB, code)
+
+
+# --- sessions ---------------------------------------------------------------------------------------------------
+@app.route("/v1/channels/{code}/sessions", methods=["GET"])
+def list_sessions(code):
+    return api.list_sessions(req(), HUB, code)
+
+
+@app.route("/v1/channels/{code}/sessions", methods=["POST"], content_types=BODY)
+def create_session(code):
+    return api.create_session(req(), HUB, code)
+
+
+@app.route("/v1/channels/{code}/sessions/{key}", methods=["GET"])
+def get_session(code, key):
+    return api.get_session(req(), HUB, code, key)
+
+
+@app.route("/v1/channels/{code}/sessions/{key}/modify", methods=["POST"], content_types=BODY)
+def modify_session(code, key):
+    return api.modify_session(req(), HUB, code, key)
+
+
+@app.route("/v1/channels/{code}/sessions/{key}/commit", methods=["POST"], content_types=BODY)
+def commit_session(code, key):
+    return api.commit_session(req(), HUB, code, key, app.lambda_context)
+
+
+@app.route("/v1/channels/{code}/sessions/{key}/abandon", methods=["POST"], content_types=BODY)
+def abandon_session(code, key):
+    return api.abandon_session(req(), HUB, code, key)
+
+
+@app.route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", methods=["POST"], content_types=BODY)
+def write_check(code, key, check_code):
+    return api.write_check(req(), HUB, code, key, check_code)
+
+
+# --- orders -----------------------------------------------------------------------------------------------------
+@app.route("/v1/orders", methods=["GET"])
+def list_orders():
+    return api.list_orders(req(), HUB)
+
+
+@app.route("/v1/orders/{ref}", methods=["GET"])
+def get_order(ref):
+    return api.get_order(req(), HUB, ref)
+
+
+@app.route("/v1/orders/{ref}/events", methods=["GET"])
+def order_events(ref):
+    return api.order_events(req(), HUB, ref)
+
+
+@app.route("/v1/orders/{ref}/transition", methods=["POST"], content_types=BODY)
+def transition_order(ref):
+    return api.transition_order(req(), HUB, ref)
+
+
+# --- directives -------------------------------------------------------------------------------------------------
+@app.route("/v1/directives", methods=["GET"])
+def list_directives():
+    return api.list_directives(req(), HUB)
+
+
+@app.route("/v1/directives/{directive_id}", methods=["GET"])
+def get_directive(directive_id):
+    return api.get_directive(req(), HUB, directive_id)
+
+
+@app.on_sqs_message(queue=HUB.settings.directives_queue, batch_size=10, name="directive_worker")
+def directive_worker(event):
+    return observe("sqs", event.context.aws_request_id,
+                   lambda: worker.handle_batch(HUB, event.to_dict(), event.context))
+
+
+@app.on_sqs_message(queue=HUB.settings.checks_queue, batch_size=10, name="check_worker")
+def check_worker(event):
+    return observe("sqs", event.context.aws_request_id,
+                   lambda: worker.handle_batch(HUB, event.to_dict(), event.context))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="outbox_relay")
+def outbox_relay(event):
+    return observe("schedule", event.context.aws_request_id, lambda: {"relayed": relay_outbox(HUB)})

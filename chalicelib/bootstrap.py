@@ -1,0 +1,20 @@
+"""Builds the process's Hub: settings (fail fast), registry with the bundled contrib modules, stores."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .config import load_settings
+from .contrib import notifications, pricing
+from .domain.registry import registry
+from .observability import register_metrics
+from .services.hub import Hub, build_hub
+
+pricing.register(registry)
+notifications.register(registry)
+register_metrics(registry)
+
+
+@lru_cache(maxsize=1)
+def hub() -> Hub:
+    return build_hub(load_settings(), registry)

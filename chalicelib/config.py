@@ -1,0 +1,67 @@
+"""Every setting, read from the environment and validated once, at start (I10)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, ValidationError
+
+from .domain.errors import ConfigurationError
+
+# Environment variable -> setting. The infra template creates exactly the resources these name.
+ENV = {
+    "OMNIMAN_STAGE": "stage",
+    "OMNIMAN_TABLE": "table",
+    "OMNIMAN_IDEMPOTENCY_TABLE": "idempotency_table",
+    "OMNIMAN_DIRECTIVES_QUEUE": "directives_queue",
+    "OMNIMAN_CHECKS_QUEUE": "checks_queue",
+    "OMNIMAN_AWS_ENDPOINT_URL": "aws_endpoint_url",
+    "OMNIMAN_ALLOW_EMULATOR": "allow_emulator",
+    "OMNIMAN_DIRECTIVE_MAX_RECEIVES": "directive_max_receives",
+    "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "commit_inflight_wait_ms",
+    "OMNIMAN_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
+}
+REQUIRED = ("OMNIMAN_TABLE", "OMNIMAN_IDEMPOTENCY_TABLE", "OMNIMAN_DIRECTIVES_QUEUE", "OMNIMAN_CHECKS_QUEUE")
+PRODUCTION_STAGES = frozenset({"prod"})
+
+
+class Settings(BaseModel):
+    stage: str = "dev"
+    table: str = Field(min_length=3)
+    idempotency_table: str = Field(min_length=3)
+    directives_queue: str = Field(min_length=1)
+    checks_queue: str = Field(min_length=1)
+    aws_endpoint_url: str | None = None
+    allow_emulator: bool = False
+    # Must equal the redrive policy's maxReceiveCount: the last receive marks the directive dead.
+    directive_max_receives: int = Field(5, ge=1, le=1000)
+    # How long a commit waits for a concurrent commit with the same key before answering 409.
+    commit_inflight_wait_ms: int = Field(2000, ge=0, le=25_000)
+    idempotency_ttl_seconds: int = Field(86_400, ge=86_400)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    missing = [name for name in REQUIRED if not env.get(name)]
+    if missing:
+        raise ConfigurationError(
+            f"Omniman cannot start: missing environment variables {', '.join(missing)} "
+            "(set them in .chalice/config.json for a deployed stage; `make run` sets them locally)"
+        )
+    values = {field: env[name] for name, field in ENV.items() if env.get(name)}
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise ConfigurationError(f"Omniman cannot start: invalid configuration: {exc}") from None
+    if settings.aws_endpoint_url and settings.stage in PRODUCTION_STAGES and not settings.allow_emulator:
+        # I9: the emulator wiring can never be active in a deployed production stage by accident.
+        raise ConfigurationError(
+            f"stage {settings.stage!r} must not use OMNIMAN_AWS_ENDPOINT_URL unless OMNIMAN_ALLOW_EMULATOR=true"
+        )
+    return settings
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()

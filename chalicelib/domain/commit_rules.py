@@ -1,0 +1,128 @@
+"""What commit demands of a session, and the order it builds from it. Pure."""
+
+from __future__ import annotations
+
+from .errors import Conflict
+from .models import Channel, Directive, Order, OrderEvent, OrderLine, OrderSnapshot, Session
+from .pipeline import ensure_open
+from .status_flow import flow_for
+
+
+def check_committable(session: Session, channel: Channel, now: str) -> None:
+    ensure_open(session)
+    if not session.items:
+        raise Conflict("an empty session cannot be committed", code="empty_session")
+    required = channel.config.required_checks_on_commit
+    missing = [code for code in required if code not in session.checks]
+    if missing:
+        raise Conflict(
+            f"required checks have not run: {', '.join(missing)}", code="missing_checks", details={"checks": missing}
+        )
+    # Only required checks must be fresh (I14).
+    stale = [code for code in required if session.checks[code].rev != session.rev]
+    if stale:
+        raise Conflict(
+            f"required checks are stale: {', '.join(stale)}",
+            code="stale_checks",
+            details={"checks": stale, "session_rev": session.rev},
+        )
+    expired = [
+        code
+        for code in required
+        if (until := session.checks[code].payload.get("hold_expires_at")) and str(until) <= now
+    ]
+    if expired:
+        raise Conflict("stock holds have expired", code="holds_expired", details={"checks": expired})
+    blocking = [issue.model_dump(mode="json") for issue in session.issues if issue.blocking]
+    if blocking:
+        raise Conflict("the session has blocking issues", code="blocking_issues", details={"issues": blocking})
+
+
+def build_order(session: Session, channel: Channel, ref: str, actor: str, now: str) -> tuple[Order, list[OrderEvent]]:
+    status = flow_for(channel).initial_status
+    lines = [OrderLine(**line.model_dump(exclude={"price_overridden"})) for line in session.items]
+    snapshot = OrderSnapshot(
+        session_rev=session.rev,
+        items=lines,
+        pricing=session.pricing,
+        data=session.data,
+        checks=session.checks,
+        audit=session.audit,
+    )
+    events = [
+        OrderEvent(
+            ref=ref, seq=1, type="created", actor=actor, from_status=None, to_status=status, at=now,
+            details={"session_key": session.session_key, "session_rev": session.rev},
+        )
+    ]
+    # Each price override travels into the order's history (I5).
+    for entry in session.audit:
+        if entry.type == "price_overridden" and session.line(entry.details.get("line_id", "")):
+            events.append(
+                OrderEvent(
+                    ref=ref, seq=len(events) + 1, type="price_overridden", actor=entry.actor,
+                    reason=entry.reason, at=entry.at, details=entry.details,
+                )
+            )
+    order = Order(
+        ref=ref,
+        channel_code=channel.code,
+        session_key=session.session_key,
+        status=status,
+        status_timestamps={status: now},
+        total_q=session.pricing.total_q,
+        items=lines,
+        snapshot=snapshot,
+        event_seq=len(events),
+        created_at=now,
+        updated_at=now,
+    )
+    return order, events
+
+
+def post_commit_directives(order: Order, channel: Channel, ids: list[str], now: str) -> list[Directive]:
+    return [
+        Directive(
+            id=directive_id,
+            topic=topic,
+            payload={
+                "order_ref": order.ref,
+                "channel_code": order.channel_code,
+                "session_key": order.session_key,
+                "total_q": order.total_q,
+                "items": [line.model_dump(mode="json") for line in order.items],
+                "checks": {code: check.payload for code, check in order.snapshot.checks.items()},
+            },
+            channel_code=order.channel_code,
+            session_key=order.session_key,
+            order_ref=order.ref,
+            created_at=now,
+            updated_at=now,
+        )
+        for topic, directive_id in zip(channel.config.post_commit_directives, ids, strict=True)
+    ]
+
+
+def check_directives(session: Session, channel: Channel, ids: list[str], now: str) -> list[Directive]:
+    """One directive per configured check, stamped with the rev it must be written back against (I13)."""
+    items = [line.model_dump(mode="json") for line in session.items]
+    return [
+        Directive(
+            id=directive_id,
+            topic=check.directive_topic,
+            queue="checks",
+            payload={
+                "check_code": code,
+                "channel_code": channel.code,
+                "session_key": session.session_key,
+                "rev": session.rev,
+                "items": items,
+                "config": check.model_dump(mode="json"),
+            },
+            channel_code=channel.code,
+            session_key=session.session_key,
+            created_at=now,
+            updated_at=now,
+        )
+        for (code, check), directive_id in zip(channel.config.checks.items(), ids, strict=True)
+    ]

@@ -1,0 +1,239 @@
+"""The kernel's data: channels, sessions, orders, order events, directives.
+
+Money is integer minor units (`*_q`); quantities are Decimal. These models are
+what crosses every boundary (HTTP, DynamoDB, SQS), so they validate on the way in.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+MoneyQ = Annotated[StrictInt, Field(ge=0, le=10**15)]
+Qty = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=3, allow_inf_nan=False)]
+
+SessionState = Literal["open", "committed", "abandoned"]
+PricingPolicy = Literal["internal", "external"]
+EditPolicy = Literal["open", "locked"]
+DirectiveStatus = Literal["queued", "running", "done", "failed", "dead"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- channels ---------------------------------------------------------------
+
+
+class CheckConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    directive_topic: Code
+    hold_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+
+
+class OrderFlow(Model):
+    initial_status: Code = "new"
+    transitions: dict[Code, list[Code]]
+    terminal_statuses: list[Code] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OrderFlow:
+        known = set(self.transitions) | set(self.terminal_statuses)
+        for targets in self.transitions.values():
+            known.update(targets)
+        if self.initial_status not in known:
+            raise ValueError(f"initial_status {self.initial_status!r} appears nowhere in the flow")
+        for status in self.terminal_statuses:
+            if self.transitions.get(status):
+                raise ValueError(f"terminal status {status!r} cannot have outgoing transitions")
+        return self
+
+    def statuses(self) -> set[str]:
+        known = {self.initial_status, *self.transitions, *self.terminal_statuses}
+        for targets in self.transitions.values():
+            known.update(targets)
+        return known
+
+
+class ChannelConfig(BaseModel):
+    # Contrib modules keep their own keys here (e.g. `pricing`), hence extra="allow".
+    model_config = ConfigDict(extra="allow")
+
+    required_checks_on_commit: list[Code] = Field(default_factory=list)
+    checks: dict[Code, CheckConfig] = Field(default_factory=dict)
+    post_commit_directives: list[Code] = Field(default_factory=list)
+    order_flow: OrderFlow | None = None
+
+    @model_validator(mode="after")
+    def _required_checks_are_configured(self) -> ChannelConfig:
+        missing = [c for c in self.required_checks_on_commit if c not in self.checks]
+        if missing:
+            raise ValueError(f"required_checks_on_commit names checks not configured in `checks`: {missing}")
+        return self
+
+
+class Channel(Model):
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    pricing_policy: PricingPolicy = "internal"
+    edit_policy: EditPolicy = "open"
+    config: ChannelConfig = Field(default_factory=ChannelConfig)
+    version: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+# --- sessions ---------------------------------------------------------------
+
+
+class Line(Model):
+    line_id: str
+    sku: str
+    name: str = ""
+    qty: Qty
+    unit_price_q: MoneyQ
+    line_total_q: int = 0
+    meta: dict[str, Any] = Field(default_factory=dict)
+    price_overridden: bool = False
+
+
+class Check(Model):
+    rev: int
+    payload: dict[str, Any] = Field(default_factory=dict)
+    at: str = ""
+
+
+class IssueAction(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    action: str
+    label: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Issue(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = ""
+    source: str = ""
+    code: str
+    message: str = ""
+    blocking: bool = True
+    line_id: str | None = None
+    sku: str | None = None
+    actions: list[IssueAction] = Field(default_factory=list)
+
+
+class Pricing(Model):
+    subtotal_q: int = 0
+    total_q: int = 0
+
+
+class AuditEntry(Model):
+    """Who changed something that must stay explainable (I5: price overrides)."""
+
+    type: str
+    at: str
+    actor: str
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Session(Model):
+    session_key: Key
+    channel_code: Code
+    state: SessionState = "open"
+    rev: int = 0
+    items: list[Line] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict)
+    checks: dict[str, Check] = Field(default_factory=dict)
+    issues: list[Issue] = Field(default_factory=list)
+    pricing: Pricing = Field(default_factory=Pricing)
+    audit: list[AuditEntry] = Field(default_factory=list)
+    next_line: int = 1
+    created_at: str = ""
+    updated_at: str = ""
+    committed_at: str | None = None
+    abandoned_at: str | None = None
+    order_ref: str | None = None
+
+    def line(self, line_id: str) -> Line | None:
+        return next((line for line in self.items if line.line_id == line_id), None)
+
+
+# --- orders -----------------------------------------------------------------
+
+
+class OrderLine(Model):
+    line_id: str
+    sku: str
+    name: str = ""
+    qty: Decimal
+    unit_price_q: int
+    line_total_q: int
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+SNAPSHOT_VERSION = 1
+
+
+class OrderSnapshot(Model):
+    """What the session was at commit. Versioned (I7) so old orders stay readable."""
+
+    schema_version: Literal[1] = Field(SNAPSHOT_VERSION, alias="_v")
+    session_rev: int
+    items: list[OrderLine]
+    pricing: Pricing
+    data: dict[str, Any] = Field(default_factory=dict)
+    checks: dict[str, Check] = Field(default_factory=dict)
+    audit: list[AuditEntry] = Field(default_factory=list)
+
+
+class Order(Model):
+    ref: str
+    channel_code: str
+    session_key: str
+    status: str
+    status_timestamps: dict[str, str] = Field(default_factory=dict)
+    total_q: int
+    items: list[OrderLine]
+    snapshot: OrderSnapshot
+    event_seq: int = 0
+    created_at: str
+    updated_at: str
+
+
+class OrderEvent(Model):
+    ref: str
+    seq: int
+    type: str
+    actor: str
+    from_status: str | None = Field(None, alias="from")
+    to_status: str | None = Field(None, alias="to")
+    reason: str | None = None
+    at: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- directives -------------------------------------------------------------
+
+
+class Directive(Model):
+    id: str
+    topic: str
+    queue: Literal["directives", "checks"] = "directives"
+    status: DirectiveStatus = "queued"
+    payload: dict[str, Any] = Field(default_factory=dict)
+    channel_code: str | None = None
+    session_key: str | None = None
+    order_ref: str | None = None
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    last_error: str | None = None
+    created_at: str
+    updated_at: str

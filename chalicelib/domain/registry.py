@@ -1,0 +1,145 @@
+"""The one extension point: modifiers, validators, directive handlers, resolvers, hooks, backends.
+
+Contrib modules register themselves here by decorator; the kernel never imports them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+HOOKS = (
+    "session.created",
+    "session.modified",
+    "session.committed",
+    "order.created",
+    "order.status_changed",
+    "directive.completed",
+    "directive.failed",
+)
+Stage = Literal["draft", "commit"]
+
+
+def _callable(target: Any, method: str) -> Callable[..., Any]:
+    """Accept a function, or a class whose instance has `method` (the seed's handler classes)."""
+    if isinstance(target, type):
+        return getattr(target(), method)
+    if hasattr(target, method) and not callable(target):
+        return getattr(target, method)
+    return target
+
+
+@dataclass(order=True)
+class _Ordered:
+    order: int
+    name: str
+    fn: Callable[..., Any] = field(compare=False)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._modifiers: dict[str, _Ordered] = {}
+        self._validators: dict[Stage, dict[str, _Ordered]] = {"draft": {}, "commit": {}}
+        self._handlers: dict[str, Callable[..., Any]] = {}
+        self._resolvers: dict[str, Callable[..., Any]] = {}
+        self._hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOKS}
+        self._backends: dict[tuple[str, str], Any] = {}
+
+    # modifiers: pure transforms of the working session, (session, channel, ctx) -> None
+    def register_modifier(self, name: str, order: int = 100) -> Callable[[Any], Any]:
+        def deco(target: Any) -> Any:
+            self._modifiers[name] = _Ordered(order, name, _callable(target, "modify"))
+            return target
+
+        return deco
+
+    def modifiers(self) -> list[Callable[..., Any]]:
+        return [m.fn for m in sorted(self._modifiers.values())]
+
+    # validators: pure gates, (session, channel, ctx) -> None, raise a DomainError to refuse
+    def register_validator(self, name: str, stage: Stage = "draft", order: int = 100) -> Callable[[Any], Any]:
+        if stage not in self._validators:
+            raise ValueError(f"unknown validator stage {stage!r}")
+
+        def deco(target: Any) -> Any:
+            self._validators[stage][name] = _Ordered(order, name, _callable(target, "validate"))
+            return target
+
+        return deco
+
+    def validators(self, stage: Stage) -> list[Callable[..., Any]]:
+        return [v.fn for v in sorted(self._validators[stage].values())]
+
+    # directive handlers: (directive, ctx) -> dict result
+    def register_handler(self, topic: str) -> Callable[[Any], Any]:
+        def deco(target: Any) -> Any:
+            self._handlers[topic] = _callable(target, "handle")
+            return target
+
+        return deco
+
+    def handler(self, topic: str) -> Callable[..., Any] | None:
+        return self._handlers.get(topic)
+
+    def has_handler(self, topic: str) -> bool:
+        return topic in self._handlers
+
+    # resolvers: (session, issue, action, ctx) -> list of ops
+    def register_resolver(self, source: str) -> Callable[[Any], Any]:
+        def deco(target: Any) -> Any:
+            self._resolvers[source] = _callable(target, "resolve")
+            return target
+
+        return deco
+
+    def resolver(self, source: str) -> Callable[..., Any] | None:
+        return self._resolvers.get(source)
+
+    # hooks fire after the write they describe has succeeded
+    def register_hook(self, event: str) -> Callable[[Any], Any]:
+        if event not in self._hooks:
+            raise ValueError(f"unknown hook {event!r}; known: {', '.join(HOOKS)}")
+
+        def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self._hooks[event].append(fn)
+            return fn
+
+        return deco
+
+    def fire(self, event: str, *args: Any) -> None:
+        # The write already happened: a failing hook is logged, never turned into a failed request.
+        for fn in self._hooks[event]:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("hook %s failed in %s", event, getattr(fn, "__name__", fn))
+
+    def register_backend(self, kind: str, name: str, backend: Any) -> None:
+        self._backends[(kind, name)] = backend
+
+    def backend(self, kind: str, name: str = "default") -> Any:
+        try:
+            return self._backends[(kind, name)]
+        except KeyError:
+            raise LookupError(f"no {kind!r} backend named {name!r} is registered") from None
+
+    def unregister(self, kind: str, name: str) -> None:
+        """Remove one registration (tests and plug-ins that swap an implementation)."""
+        if kind == "modifier":
+            self._modifiers.pop(name, None)
+        elif kind == "validator":
+            for stage in self._validators.values():
+                stage.pop(name, None)
+        elif kind == "handler":
+            self._handlers.pop(name, None)
+        elif kind == "resolver":
+            self._resolvers.pop(name, None)
+        else:
+            raise ValueError(f"cannot unregister {kind!r}")
+
+
+registry = Registry()

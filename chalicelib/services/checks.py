@@ -1,0 +1,54 @@
+"""SessionWriteService.write_check: a check result lands only on the rev it was computed for (I13)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..domain.clock import now_iso
+from ..domain.errors import NotFound
+from ..domain.models import Check, Issue
+from ..storage.db import ConditionFailed
+from .hub import Hub
+from .retry import optimistic
+from .validation import parse
+
+
+class CheckResultBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_rev: Annotated[int, Field(ge=0)]
+    payload: dict[str, Any] = Field(default_factory=dict)
+    issues: list[Issue] = Field(default_factory=list)
+
+
+def write_check_from_body(hub: Hub, channel_code: str, session_key: str, check_code: str, body: Any) -> bool:
+    req = parse(CheckResultBody, body)
+    return write_check(hub, channel_code, session_key, check_code,
+                       expected_rev=req.expected_rev, payload=req.payload, issues=req.issues)
+
+
+def write_check(hub: Hub, channel_code: str, session_key: str, check_code: str, *,
+                expected_rev: int, payload: dict[str, Any], issues: list[Issue]) -> bool:
+    """Returns whether the result was applied; a result for an older rev is dropped, never merged."""
+    channel = hub.channels.get(channel_code)
+    if check_code not in channel.config.checks:
+        raise NotFound(f"channel {channel_code!r} has no check {check_code!r}", code="check_not_found")
+    for _ in optimistic():
+        session, seq = hub.sessions.get_with_seq(channel_code, session_key)
+        if session.state != "open" or session.rev != expected_rev:
+            return False
+        updated = session.model_copy(deep=True)
+        updated.checks[check_code] = Check(rev=expected_rev, payload=payload, at=now_iso())
+        # This check's issues replace its earlier ones; other sources' issues stay.
+        updated.issues = [i for i in updated.issues if i.source != check_code] + [
+            issue.model_copy(update={"source": check_code, "id": issue.id or f"{check_code}-{n}"})
+            for n, issue in enumerate(issues, start=1)
+        ]
+        try:
+            hub.sessions.save(updated, session, seq)
+            return True
+        except ConditionFailed:
+            continue
+    raise AssertionError("unreachable")

@@ -1,0 +1,75 @@
+"""ModifyService: the one way a session's contents change."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from ..domain import pipeline
+from ..domain.clock import now_iso
+from ..domain.commit_rules import check_directives
+from ..domain.errors import StaleRev
+from ..domain.ids import new_id
+from ..domain.models import Channel, Session
+from ..domain.ops import Op, OpContext, parse_ops
+from ..storage.db import ConditionFailed
+from .hub import Hub
+from .retry import optimistic
+from .validation import parse
+
+
+class ModifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ops: Any = None  # parsed op by op so each error names its op and field
+    expected_rev: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+def modify_from_body(hub: Hub, channel_code: str, session_key: str, body: Any, *, if_match: int | None,
+                     actor: str) -> Session:
+    req = parse(ModifyBody, body)
+    pinned = req.expected_rev if req.expected_rev is not None else if_match
+    return modify(hub, channel_code, session_key, req.ops, expected_rev=pinned, actor=actor)
+
+
+def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
+           expected_rev: int | None, actor: str) -> Session:
+    """Applies `raw_ops` atomically: all of them land at rev+1, or nothing is stored.
+
+    On a lost race the ops are re-applied to the fresh session, unless the client pinned `expected_rev`.
+    """
+    ops = parse_ops(raw_ops)
+    channel = hub.channels.get(channel_code)
+    for _ in optimistic():
+        session, seq = hub.sessions.get_with_seq(channel_code, session_key)
+        if expected_rev is not None and session.rev != expected_rev:
+            raise StaleRev(session.rev, expected_rev)
+        ctx = OpContext(channel=channel, actor=actor, now=now_iso(), prices=_prices(hub, channel, session, ops))
+        updated = pipeline.modify(session, ops, ctx, hub.registry)
+        directives = []
+        if updated.items and channel.config.checks:
+            ids = [new_id("D") for _ in channel.config.checks]
+            directives = check_directives(updated, channel, ids, ctx.now)
+        try:
+            if directives:
+                hub.db.transact([hub.sessions.save_request(updated, session, seq),
+                                 *hub.directives.create_requests(directives)])
+            else:
+                hub.sessions.save(updated, session, seq)
+        except ConditionFailed:
+            continue
+        hub.queue.dispatch(directives)
+        hub.registry.fire("session.modified", updated, ops, {"actor": actor})
+        return updated
+    raise AssertionError("unreachable")
+
+
+def _prices(hub: Hub, channel: Channel, session: Session, ops: list[Op]) -> dict[str, int]:
+    """Internal pricing looks prices up here, outside the pure pipeline (modifiers do no I/O, I2)."""
+    if channel.pricing_policy != "internal":
+        return {}
+    skus = {line.sku for line in session.items} | {op.sku for op in ops if hasattr(op, "sku")}
+    if not skus:
+        return {}
+    return hub.registry.backend("pricing").prices_for(channel, sorted(skus))

@@ -1,0 +1,58 @@
+"""Order use cases: read, list, events, and the only change an order allows, a status transition."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..domain.clock import now_iso
+from ..domain.models import Order, OrderEvent
+from ..domain.status_flow import check_transition, flow_for
+from ..storage.db import ConditionFailed, Page
+from .hub import Hub
+from .retry import optimistic
+from .validation import parse
+
+
+class TransitionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+def get(hub: Hub, ref: str) -> Order:
+    return hub.orders.get(ref)
+
+
+def list_orders(hub: Hub, channel: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
+    return hub.orders.list(channel, status, limit, cursor)
+
+
+def events(hub: Hub, ref: str, limit: int, cursor: str | None) -> Page:
+    hub.orders.get(ref)
+    return hub.orders.events(ref, limit, cursor)
+
+
+def transition(hub: Hub, ref: str, body: Any, actor: str) -> tuple[Order, OrderEvent]:
+    req = parse(TransitionBody, body)
+    for _ in optimistic(10):
+        order = hub.orders.get(ref)
+        check_transition(flow_for(hub.channels.get(order.channel_code)), order.status, req.status)
+        now = now_iso()
+        after = order.model_copy(deep=True)
+        after.status = req.status
+        after.event_seq = order.event_seq + 1
+        after.updated_at = now
+        # The first entry into a status sets its timestamp; a later re-entry never moves it (I8).
+        after.status_timestamps.setdefault(req.status, now)
+        event = OrderEvent(ref=ref, seq=after.event_seq, type="status_changed", actor=actor,
+                           from_status=order.status, to_status=req.status, reason=req.reason, at=now)
+        try:
+            hub.db.transact(hub.orders.transition_requests(order, after, event))
+        except ConditionFailed:
+            continue  # moved meanwhile: re-check the flow against its new status
+        hub.registry.fire("order.status_changed", after, order.status, after.status, actor)
+        return after, event
+    raise AssertionError("unreachable")

@@ -1,0 +1,70 @@
+"""Key design of the main table (single-table; see docs/data-model.md for every access pattern)."""
+
+from __future__ import annotations
+
+KEY_ATTRS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk",
+             "outbox_pk", "outbox_sk")
+
+
+def channel(code: str) -> dict[str, str]:
+    return {"pk": f"CH#{code}", "sk": "CHANNEL"}
+
+
+def channel_indexes(code: str) -> dict[str, str]:
+    return {"gsi1pk": "CHANNELS", "gsi1sk": code}
+
+
+def session(channel_code: str, session_key: str) -> dict[str, str]:
+    return {"pk": f"SES#{channel_code}#{session_key}", "sk": "SESSION"}
+
+
+def session_indexes(channel_code: str, session_key: str, state: str, created_at: str) -> dict[str, str]:
+    sort = f"{created_at}#{session_key}"
+    return {
+        "gsi1pk": f"SES#{channel_code}", "gsi1sk": sort,
+        "gsi2pk": f"SES#{channel_code}#ST#{state}", "gsi2sk": sort,
+    }
+
+
+def order(ref: str) -> dict[str, str]:
+    return {"pk": f"ORD#{ref}", "sk": "ORDER"}
+
+
+def order_indexes(ref: str, channel_code: str, status: str, created_at: str) -> dict[str, str]:
+    sort = f"{created_at}#{ref}"
+    return {
+        "gsi1pk": "ORDERS", "gsi1sk": sort,
+        "gsi2pk": f"ORDERS#CH#{channel_code}", "gsi2sk": sort,
+        "gsi3sk": sort, "gsi4sk": sort,
+        **order_status_indexes(channel_code, status),
+    }
+
+
+def order_status_indexes(channel_code: str, status: str) -> dict[str, str]:
+    """The partition keys that move when an order's status changes (sort keys stay)."""
+    return {"gsi3pk": f"ORDERS#ST#{status}", "gsi4pk": f"ORDERS#CH#{channel_code}#ST#{status}"}
+
+
+def order_event(ref: str, seq: int) -> dict[str, str]:
+    return {"pk": f"ORD#{ref}", "sk": f"EV#{seq:08d}"}
+
+
+def directive(directive_id: str) -> dict[str, str]:
+    return {"pk": f"DIR#{directive_id}", "sk": "DIRECTIVE"}
+
+
+def directive_indexes(directive_id: str, topic: str, status: str, order_ref: str | None,
+                      session_scope: str | None, created_at: str) -> dict[str, str]:
+    sort = f"{created_at}#{directive_id}"
+    owner = f"DIRS#ORD#{order_ref}" if order_ref else f"DIRS#SES#{session_scope}"
+    return {
+        "gsi1pk": owner, "gsi1sk": sort,
+        "gsi2pk": f"DIRS#TOPIC#{topic}", "gsi2sk": sort,
+        "gsi3pk": f"DIRS#ST#{status}", "gsi3sk": sort,
+        "gsi4pk": "DIRS", "gsi4sk": sort,
+    }
+
+
+def outbox(directive_id: str, created_at: str) -> dict[str, str]:
+    """Present only while a directive has not reached its queue: a sparse index the relay sweeps."""
+    return {"outbox_pk": "OUTBOX", "outbox_sk": f"{created_at}#{directive_id}"}

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.errors import NotFound
+from ..domain.models import Order, OrderEvent
+from . import keys
+from .db import Db, Page
+
+
+class OrderStore:
+    def __init__(self, db: Db):
+        self.db = db
+
+    def get(self, ref: str) -> Order:
+        stored = self.db.get(keys.order(ref))
+        if stored is None:
+            raise NotFound(f"order {ref!r} does not exist", code="order_not_found")
+        # Validated on every read (I7): a snapshot of an unknown schema version fails loudly here.
+        return Order.model_validate(stored)
+
+    def create_requests(self, order: Order, events: list[OrderEvent]) -> list[dict[str, Any]]:
+        writes = [{"Put": self.db.put_request(_order_item(order), condition="attribute_not_exists(pk)")}]
+        writes += [{"Put": self.db.put_request(_event_item(e), condition="attribute_not_exists(pk)")} for e in events]
+        return writes
+
+    def transition_requests(self, before: Order, after: Order, event: OrderEvent) -> list[dict[str, Any]]:
+        """The new status lands only if nobody moved the order since it was read; the event is append-only."""
+        update = self.db.update_request(
+            keys.order(after.ref),
+            {
+                "status": after.status,
+                "status_timestamps": after.status_timestamps,
+                "event_seq": after.event_seq,
+                "updated_at": after.updated_at,
+                **keys.order_status_indexes(after.channel_code, after.status),
+            },
+            condition="#st = :from AND #seq = :seq",
+            names={"#st": "status", "#seq": "event_seq"},
+            values={":from": before.status, ":seq": before.event_seq},
+        )
+        return [
+            {"Update": update},
+            {"Put": self.db.put_request(_event_item(event), condition="attribute_not_exists(pk)")},
+        ]
+
+    def list(self, channel: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
+        if channel and status:
+            index, pk = "gsi4", f"ORDERS#CH#{channel}#ST#{status}"
+        elif channel:
+            index, pk = "gsi2", f"ORDERS#CH#{channel}"
+        elif status:
+            index, pk = "gsi3", f"ORDERS#ST#{status}"
+        else:
+            index, pk = "gsi1", "ORDERS"
+        page = self.db.query(f"{index}pk", pk, index=index, limit=limit, cursor=cursor, newest_first=True)
+        page.items = [Order.model_validate(i).model_dump(mode="json", by_alias=True) for i in page.items]
+        return page
+
+    def events(self, ref: str, limit: int, cursor: str | None) -> Page:
+        page = self.db.query("pk", f"ORD#{ref}", limit=limit, cursor=cursor, sk_prefix=("sk", "EV#"))
+        page.items = [OrderEvent.model_validate(i).model_dump(mode="json", by_alias=True) for i in page.items]
+        return page
+
+
+def _order_item(order: Order) -> dict[str, Any]:
+    return {
+        **keys.order(order.ref),
+        **keys.order_indexes(order.ref, order.channel_code, order.status, order.created_at),
+        **order.model_dump(mode="python", by_alias=True),
+    }
+
+
+def _event_item(event: OrderEvent) -> dict[str, Any]:
+    return {**keys.order_event(event.ref, event.seq), **event.model_dump(mode="python", by_alias=True)}

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.errors import Conflict, NotFound
+from ..domain.models import Session
+from . import keys
+from .db import ConditionFailed, Db, Page
+
+
+class SessionStore:
+    def __init__(self, db: Db):
+        self.db = db
+
+    def get(self, channel_code: str, session_key: str) -> Session:
+        return self.get_with_seq(channel_code, session_key)[0]
+
+    def create(self, session: Session) -> None:
+        try:
+            self.db.put(item(session, write_seq=0), condition="attribute_not_exists(pk)")
+        except ConditionFailed:
+            raise Conflict(f"session {session.session_key!r} already exists", code="session_exists") from None
+
+    def save(self, session: Session, read: Session, write_seq: int) -> None:
+        """Every session write: lands only if the session is still open and untouched since `read` was read.
+
+        Raises ConditionFailed carrying the stored item when another writer got there first.
+        """
+        self.db.put(**self._guarded(session, read, write_seq))
+
+    def save_request(self, session: Session, read: Session, write_seq: int) -> dict[str, Any]:
+        return {"Put": self.db.put_request(**self._guarded(session, read, write_seq))}
+
+    @staticmethod
+    def _guarded(session: Session, read: Session, write_seq: int) -> dict[str, Any]:
+        return {
+            "item": item(session, write_seq=write_seq + 1),
+            "condition": "#rev = :rev AND #state = :open AND #seq = :seq",
+            "names": {"#rev": "rev", "#state": "state", "#seq": "write_seq"},
+            "values": {":rev": read.rev, ":open": "open", ":seq": write_seq},
+        }
+
+    def get_with_seq(self, channel_code: str, session_key: str) -> tuple[Session, int]:
+        stored = self.db.get(keys.session(channel_code, session_key))
+        if stored is None:
+            raise NotFound(
+                f"session {session_key!r} does not exist in channel {channel_code!r}", code="session_not_found"
+            )
+        seq = int(stored.pop("write_seq", 0))
+        return Session.model_validate(stored), seq
+
+    def list(self, channel_code: str, state: str | None, limit: int, cursor: str | None) -> Page:
+        if state:
+            page = self.db.query("gsi2pk", f"SES#{channel_code}#ST#{state}", index="gsi2",
+                                 limit=limit, cursor=cursor, newest_first=True)
+        else:
+            page = self.db.query("gsi1pk", f"SES#{channel_code}", index="gsi1",
+                                 limit=limit, cursor=cursor, newest_first=True)
+        page.items = [public(i) for i in page.items]
+        return page
+
+
+def item(session: Session, write_seq: int) -> dict[str, Any]:
+    """`write_seq` counts every write to the session (modify and check write-back alike), so two check
+    results for the same rev cannot overwrite each other's issues."""
+    return {
+        **keys.session(session.channel_code, session.session_key),
+        **keys.session_indexes(session.channel_code, session.session_key, session.state, session.created_at),
+        **session.model_dump(mode="python", by_alias=True),
+        "write_seq": write_seq,
+    }
+
+
+def public(stored: dict[str, Any]) -> dict[str, Any]:
+    stored = dict(stored)
+    stored.pop("write_seq", None)
+    return Session.model_validate(stored).model_dump(mode="json")
