@@ -29,7 +29,10 @@ os.environ.pop("OMNIMAN_AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from devstack.atomic_moto import make_dynamodb_atomic  # noqa: E402
 from devstack.resources import deploy  # noqa: E402
+
+make_dynamodb_atomic()
 
 
 @pytest.fixture
@@ -138,15 +141,18 @@ def registry():
     """The process registry; registrations a test adds are removed after it."""
     from chalicelib.domain.registry import registry as reg
 
-    added: list[tuple[str, str]] = []
+    added: list[tuple[str, Any]] = []
 
     class Scoped:
         def __getattr__(self, name: str) -> Any:
             return getattr(reg, name)
 
-        def track(self, kind: str, name: str) -> None:
+        def track(self, kind: str, name: Any) -> None:
             added.append((kind, name))
 
     yield Scoped()
     for kind, name in added:
-        reg.unregister(kind, name)
+        if kind.startswith("hook:"):
+            reg.unregister_hook(kind.removeprefix("hook:"), name)
+        else:
+            reg.unregister(kind, name)

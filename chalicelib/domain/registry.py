@@ -110,6 +110,10 @@ class Registry:
 
         return deco
 
+    def unregister_hook(self, event: str, fn: Callable[..., Any]) -> None:
+        if fn in self._hooks.get(event, []):
+            self._hooks[event].remove(fn)
+
     def fire(self, event: str, *args: Any) -> None:
         # The write already happened: a failing hook is logged, never turned into a failed request.
         for fn in self._hooks[event]:

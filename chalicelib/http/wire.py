@@ -67,7 +67,7 @@ def _default(value: Any) -> Any:
 
 def respond(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body=json.dumps(payload, default=_default, separators=(",", ":")),
+        body=json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True),
         status_code=status,
         headers={**JSON_HEADERS, **(headers or {})},
     )

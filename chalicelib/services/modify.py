@@ -14,6 +14,7 @@ from ..domain.ids import new_id
 from ..domain.models import Channel, Session
 from ..domain.ops import Op, OpContext, parse_ops
 from ..storage.db import ConditionFailed
+from ..storage.sessions import from_stored
 from .hub import Hub
 from .retry import optimistic
 from .validation import parse
@@ -41,8 +42,10 @@ def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
     """
     ops = parse_ops(raw_ops)
     channel = hub.channels.get(channel_code)
+    fresh: dict[str, Any] | None = None
     for _ in optimistic():
-        session, seq = hub.sessions.get_with_seq(channel_code, session_key)
+        # A lost race returns the winner's item: retry on it instead of reading again.
+        session, seq = from_stored(fresh) if fresh else hub.sessions.get_with_seq(channel_code, session_key)
         if expected_rev is not None and session.rev != expected_rev:
             raise StaleRev(session.rev, expected_rev)
         ctx = OpContext(channel=channel, actor=actor, now=now_iso(), prices=_prices(hub, channel, session, ops))
@@ -57,12 +60,18 @@ def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
                                  *hub.directives.create_requests(directives)])
             else:
                 hub.sessions.save(updated, session, seq)
-        except ConditionFailed:
+        except ConditionFailed as exc:
+            fresh = exc.current or _session_in(exc.reasons)
             continue
         hub.queue.dispatch(directives)
         hub.registry.fire("session.modified", updated, ops, {"actor": actor})
         return updated
     raise AssertionError("unreachable")
+
+
+def _session_in(reasons: list[dict[str, Any]]) -> dict[str, Any] | None:
+    first = reasons[0] if reasons else None
+    return first["item"] if first and first["code"] == "ConditionalCheckFailed" else None
 
 
 def _prices(hub: Hub, channel: Channel, session: Session, ops: list[Op]) -> dict[str, int]:

@@ -16,8 +16,7 @@ class OrderStore:
         stored = self.db.get(keys.order(ref))
         if stored is None:
             raise NotFound(f"order {ref!r} does not exist", code="order_not_found")
-        # Validated on every read (I7): a snapshot of an unknown schema version fails loudly here.
-        return Order.model_validate(stored)
+        return _order(stored)
 
     def create_requests(self, order: Order, events: list[OrderEvent]) -> list[dict[str, Any]]:
         writes = [{"Put": self.db.put_request(_order_item(order), condition="attribute_not_exists(pk)")}]
@@ -30,9 +29,8 @@ class OrderStore:
             keys.order(after.ref),
             {
                 "status": after.status,
-                "status_timestamps": after.status_timestamps,
                 "event_seq": after.event_seq,
-                "updated_at": after.updated_at,
+                "doc": after.model_dump_json(by_alias=True),
                 **keys.order_status_indexes(after.channel_code, after.status),
             },
             condition="#st = :from AND #seq = :seq",
@@ -54,7 +52,7 @@ class OrderStore:
         else:
             index, pk = "gsi1", "ORDERS"
         page = self.db.query(f"{index}pk", pk, index=index, limit=limit, cursor=cursor, newest_first=True)
-        page.items = [Order.model_validate(i).model_dump(mode="json", by_alias=True) for i in page.items]
+        page.items = [_order(i).model_dump(mode="json", by_alias=True) for i in page.items]
         return page
 
     def events(self, ref: str, limit: int, cursor: str | None) -> Page:
@@ -64,11 +62,19 @@ class OrderStore:
 
 
 def _order_item(order: Order) -> dict[str, Any]:
+    """One JSON document; status and event_seq are attributes too because transitions are conditional on them."""
     return {
         **keys.order(order.ref),
         **keys.order_indexes(order.ref, order.channel_code, order.status, order.created_at),
-        **order.model_dump(mode="python", by_alias=True),
+        "status": order.status,
+        "event_seq": order.event_seq,
+        "doc": order.model_dump_json(by_alias=True),
     }
+
+
+def _order(stored: dict[str, Any]) -> Order:
+    # Validated on every read (I7): a snapshot of an unknown schema version fails loudly here.
+    return Order.model_validate_json(stored["doc"])
 
 
 def _event_item(event: OrderEvent) -> dict[str, Any]:

@@ -46,8 +46,7 @@ class SessionStore:
             raise NotFound(
                 f"session {session_key!r} does not exist in channel {channel_code!r}", code="session_not_found"
             )
-        seq = int(stored.pop("write_seq", 0))
-        return Session.model_validate(stored), seq
+        return from_stored(stored)
 
     def list(self, channel_code: str, state: str | None, limit: int, cursor: str | None) -> Page:
         if state:
@@ -61,17 +60,24 @@ class SessionStore:
 
 
 def item(session: Session, write_seq: int) -> dict[str, Any]:
-    """`write_seq` counts every write to the session (modify and check write-back alike), so two check
-    results for the same rev cannot overwrite each other's issues."""
+    """The session is stored as one JSON document; only what conditions and indexes need is an attribute.
+
+    `write_seq` counts every write to the session (modify and check write-back alike), so two check
+    results for the same rev cannot overwrite each other's issues.
+    """
     return {
         **keys.session(session.channel_code, session.session_key),
         **keys.session_indexes(session.channel_code, session.session_key, session.state, session.created_at),
-        **session.model_dump(mode="python", by_alias=True),
+        "rev": session.rev,
+        "state": session.state,
         "write_seq": write_seq,
+        "doc": session.model_dump_json(),
     }
 
 
+def from_stored(stored: dict[str, Any]) -> tuple[Session, int]:
+    return Session.model_validate_json(stored["doc"]), int(stored.get("write_seq", 0))
+
+
 def public(stored: dict[str, Any]) -> dict[str, Any]:
-    stored = dict(stored)
-    stored.pop("write_seq", None)
-    return Session.model_validate(stored).model_dump(mode="json")
+    return from_stored(stored)[0].model_dump(mode="json")
