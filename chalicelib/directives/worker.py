@@ -59,9 +59,11 @@ def handle_batch(hub: Hub, event: dict[str, Any], lambda_context: Any) -> dict[s
         if outcome.status in ("failed", "dead"):
             raise DirectiveFailed(outcome.status)
 
-    # One processor per batch: the local poller runs queues on separate threads.
-    response = process_partial_response(event=event, record_handler=record_handler,
-                                        processor=BatchProcessor(event_type=EventType.SQS), context=lambda_context)
+    # One processor per batch: the local poller runs queues on separate threads. A batch whose records
+    # all failed is reported record by record too, rather than raised, so every path looks the same.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=lambda_context)
     for status, name in (("done", "DirectivesDone"), ("failed", "DirectivesFailed"), ("dead", "DirectivesDead")):
         count = sum(1 for o in outcomes if o.status == status)
         if count:
@@ -109,7 +111,7 @@ def _run_once(hub: Hub, directive: Directive, ctx: DirectiveContext, lambda_cont
     config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=hub.settings.idempotency_ttl_seconds,
                                lambda_context=lambda_context)
 
-    @idempotent_function(data_keyword_argument="payload", persistence_store=hub.idempotency, config=config,
+    @idempotent_function(data_keyword_argument="payload", persistence_store=hub.directive_idempotency, config=config,
                          key_prefix="omniman.directive")
     def run(payload: dict[str, Any]) -> dict[str, Any]:
         result = handler(directive, ctx)

@@ -59,7 +59,7 @@ def commit(hub: Hub, channel_code: str, session_key: str, body: Any, *, header_k
         lambda_context=lambda_context,
     )
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=hub.idempotency, config=config,
+    @idempotent_function(data_keyword_argument="request", persistence_store=hub.commit_idempotency, config=config,
                          key_prefix="omniman.commit")
     def commit_once(request: dict[str, Any]) -> dict[str, Any]:
         return _commit(hub, request["channel_code"], request["session_key"], req.expected_rev, key, actor)

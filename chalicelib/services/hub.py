@@ -27,7 +27,10 @@ class Hub:
     orders: OrderStore
     directives: DirectiveStore
     queue: DirectiveQueue
-    idempotency: DynamoDBPersistenceLayer
+    # One persistence layer per idempotent use case: Powertools configures a layer once, with the
+    # first caller's key expression, so commit and directive execution cannot share one.
+    commit_idempotency: DynamoDBPersistenceLayer
+    directive_idempotency: DynamoDBPersistenceLayer
 
 
 def build_hub(settings: Settings, registry: Registry) -> Hub:
@@ -47,5 +50,7 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
             {"directives": settings.directives_queue, "checks": settings.checks_queue},
             directives,
         ),
-        idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
+        commit_idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
+        directive_idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
+                                                       boto3_client=dynamodb),
     )
