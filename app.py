@@ -80,6 +80,11 @@ def abandon_session(code, key):
     return api.abandon_session(req(), HUB, code, key)
 
 
+@app.route("/v1/channels/{code}/sessions/{key}/resolve", methods=["POST"], content_types=BODY)
+def resolve_issue(code, key):
+    return api.resolve_issue(req(), HUB, code, key)
+
+
 @app.route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", methods=["POST"], content_types=BODY)
 def write_check(code, key, check_code):
     return api.write_check(req(), HUB, code, key, check_code)

@@ -88,7 +88,7 @@ class Registry:
     def has_handler(self, topic: str) -> bool:
         return topic in self._handlers
 
-    # resolvers: (session, issue, action, ctx) -> list of ops
+    # resolvers: (session, issue, action, ctx) -> list of ops, applied through the modify pipeline
     def register_resolver(self, source: str) -> Callable[[Any], Any]:
         def deco(target: Any) -> Any:
             self._resolvers[source] = _callable(target, "resolve")
@@ -122,8 +122,17 @@ class Registry:
             except Exception:
                 log.exception("hook %s failed in %s", event, getattr(fn, "__name__", fn))
 
-    def register_backend(self, kind: str, name: str, backend: Any) -> None:
-        self._backends[(kind, name)] = backend
+    def register_backend(self, kind: str, name: str = "default", backend: Any = None) -> Any:
+        """Call with the backend, or use as a class decorator (the class is instantiated once)."""
+        if backend is not None:
+            self._backends[(kind, name)] = backend
+            return backend
+
+        def deco(target: Any) -> Any:
+            self._backends[(kind, name)] = target() if isinstance(target, type) else target
+            return target
+
+        return deco
 
     def backend(self, kind: str, name: str = "default") -> Any:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Request, Response
 
-from ..services import channels, checks, commit, directives, modify, orders, sessions
+from ..services import channels, checks, commit, directives, modify, orders, resolve, sessions
 from ..services.hub import Hub
 from ..storage.db import clamp_limit
 from . import wire
@@ -86,6 +86,13 @@ def commit_session(request: Request, hub: Hub, code: str, key: str, lambda_conte
 @endpoint
 def abandon_session(request: Request, hub: Hub, code: str, key: str) -> Response:
     session = sessions.abandon(hub, code, key)
+    return _session(session.model_dump(mode="json"), session.rev)
+
+
+@endpoint
+def resolve_issue(request: Request, hub: Hub, code: str, key: str) -> Response:
+    session = resolve.resolve(hub, code, key, wire.body(request), if_match=wire.if_match(request),
+                              actor=wire.actor(request))
     return _session(session.model_dump(mode="json"), session.rev)
 
 

@@ -1,0 +1,43 @@
+"""ResolveService: an issue's action, turned into ops by the resolver registered for the issue's source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from ..domain.errors import NotFound, StaleRev, Unprocessable
+from ..domain.models import Session
+from . import modify
+from .hub import Hub
+from .validation import parse
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    issue_id: Annotated[str, Field(min_length=1)]
+    action: Annotated[str, Field(min_length=1)]
+    expected_rev: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+def resolve(hub: Hub, channel_code: str, session_key: str, body: Any, *, if_match: int | None,
+            actor: str) -> Session:
+    req = parse(ResolveBody, body)
+    session = hub.sessions.get(channel_code, session_key)
+    pinned = req.expected_rev if req.expected_rev is not None else if_match
+    if pinned is not None and pinned != session.rev:
+        raise StaleRev(session.rev, pinned)
+    issue = next((i for i in session.issues if i.id == req.issue_id), None)
+    if issue is None:
+        raise NotFound(f"session has no issue {req.issue_id!r}", code="issue_not_found")
+    if req.action not in {a.action for a in issue.actions}:
+        raise Unprocessable(f"issue {issue.id!r} offers no action {req.action!r}", code="unknown_action",
+                            details={"actions": [a.action for a in issue.actions]})
+    resolver = hub.registry.resolver(issue.source)
+    if resolver is None:
+        raise Unprocessable(f"no resolver is registered for {issue.source!r} issues", code="no_resolver")
+    action = next(a for a in issue.actions if a.action == req.action)
+    ops = resolver(session, issue, action, {"actor": actor})
+    # Pinned to the rev the issue was seen at: an issue of an older rev is gone once the session moved.
+    return modify.modify(hub, channel_code, session_key, ops, expected_rev=session.rev, actor=actor)
