@@ -20,7 +20,10 @@ def req():
 
 @app.middleware("http")
 def observe_http(event, get_response):
-    return observe("http", event.context.get("requestId"), lambda: get_response(event))
+    request_id = event.context.get("requestId") or app.lambda_context.aws_request_id
+    response = observe("http", request_id, lambda: get_response(event))
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 # --- health and channels ----------------------------------------------------------------------------------------
