@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from . import totals
 from .errors import InvalidInput, Unprocessable
+from .limits import MAX_PATH_SEGMENTS, JsonObject, JsonValue
 from .models import AuditEntry, Channel, Line, MoneyQ, Qty, Session
 
 RESERVED_DATA_ROOTS = frozenset(
@@ -28,7 +29,7 @@ class AddLine(_Op):
     qty: Qty
     unit_price_q: MoneyQ | None = None
     name: Annotated[str, Field(max_length=300)] | None = None
-    meta: dict[str, Any] = Field(default_factory=dict)
+    meta: JsonObject = Field(default_factory=dict)
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 
@@ -49,14 +50,14 @@ class ReplaceSku(_Op):
     sku: Annotated[str, Field(min_length=1, max_length=128)]
     unit_price_q: MoneyQ | None = None
     name: Annotated[str, Field(max_length=300)] | None = None
-    meta: dict[str, Any] | None = None
+    meta: JsonObject | None = None
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 
 class SetData(_Op):
     op: Literal["set_data"]
     path: Annotated[str, Field(min_length=1, max_length=256)]
-    value: Any
+    value: JsonValue
 
 
 class MergeLines(_Op):
@@ -87,6 +88,7 @@ _FIELD_CODES = {
     "unit_price_q": ("missing_unit_price_q", "invalid_unit_price_q"),
     "path": ("missing_path", "invalid_path"),
     "value": ("missing_value", "invalid_value"),
+    "meta": ("invalid_meta", "invalid_meta"),
 }
 
 
@@ -246,7 +248,7 @@ def _merge_lines(session: Session, op: MergeLines, ctx: OpContext) -> None:
 
 def _set_data(session: Session, op: SetData, ctx: OpContext) -> None:
     parts = op.path.split(".")
-    if any(not part for part in parts):
+    if any(not part for part in parts) or len(parts) > MAX_PATH_SEGMENTS:
         raise InvalidInput(f"invalid path {op.path!r}", code="invalid_path")
     root = parts[0]
     if root in RESERVED_DATA_ROOTS or any(part.startswith("__") for part in parts):

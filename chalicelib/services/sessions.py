@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..domain.clock import now_iso
 from ..domain.errors import InvalidInput
 from ..domain.ids import new_id
+from ..domain.limits import JsonObject
 from ..domain.models import Key, Session
 from ..domain.pipeline import ensure_open
 from ..storage.db import ConditionFailed, Page
@@ -23,7 +24,7 @@ class CreateSessionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_key: Key | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: JsonObject = Field(default_factory=dict)
 
 
 def create(hub: Hub, channel_code: str, body: Any, actor: str) -> Session:

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, NotFound, Unprocessable
 from ..domain.models import Session
 from . import keys
 from .db import ConditionFailed, Db, Page
+
+# DynamoDB's item limit is 400 KB, and the order a session becomes carries its lines twice (the order's
+# items and its snapshot): a session capped here always fits as an order.
+MAX_DOC_BYTES = 180_000
 
 
 class SessionStore:
@@ -65,13 +69,17 @@ def item(session: Session, write_seq: int) -> dict[str, Any]:
     `write_seq` counts every write to the session (modify and check write-back alike), so two check
     results for the same rev cannot overwrite each other's issues.
     """
+    doc = session.model_dump_json()
+    if len(doc) > MAX_DOC_BYTES:
+        raise Unprocessable(f"the session would exceed {MAX_DOC_BYTES} bytes; split it or trim its data",
+                            code="session_too_large", details={"bytes": len(doc)})
     return {
         **keys.session(session.channel_code, session.session_key),
         **keys.session_indexes(session.channel_code, session.session_key, session.state, session.created_at),
         "rev": session.rev,
         "state": session.state,
         "write_seq": write_seq,
-        "doc": session.model_dump_json(),
+        "doc": doc,
     }
 
 

@@ -291,3 +291,24 @@ def test_hooks_fire_after_the_write(api, pos, registry, hub):
     api.session("pos", "H1")
     api.modify("pos", "H1", {"op": "add_line", "sku": "TEA", "qty": 1})
     assert seen == [(1, ["add_line"], "api")]
+
+
+def test_deeply_nested_values_are_refused(api, cart):
+    deep: dict = {}
+    node = deep
+    for _ in range(30):
+        node["x"] = {}
+        node = node["x"]
+    r = api.modify("pos", cart, {"op": "set_data", "path": "deep", "value": deep})
+    assert (r.status, r.error_code()) == (400, "invalid_value")
+    r = api.modify("pos", cart, {"op": "add_line", "sku": "TEA", "qty": 1, "meta": deep})
+    assert (r.status, r.error_code()) == (400, "invalid_meta")
+    assert api.get(f"/v1/channels/pos/sessions/{cart}").json["rev"] == 0
+
+
+def test_a_session_too_large_to_store_is_422_and_stores_nothing(api, cart):
+    api.modify("pos", cart, {"op": "set_data", "path": "a", "value": "x" * 100_000})
+    r = api.modify("pos", cart, {"op": "set_data", "path": "b", "value": "y" * 100_000})
+    assert (r.status, r.error_code()) == (422, "session_too_large")
+    session = api.get(f"/v1/channels/pos/sessions/{cart}").json
+    assert (session["rev"], set(session["data"])) == (1, {"a"})
