@@ -45,10 +45,31 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template without what only exists merged into Chalice's package: patches (no `Type`) and
+    resources that reference Chalice's resources (e.g. the API Gateway responses)."""
     template = load_template(path)
     template.pop("Transform", None)
-    template["Resources"] = {name: res for name, res in template["Resources"].items() if "Type" in res}
+    resources = {name: res for name, res in template["Resources"].items() if "Type" in res}
+    known = set(resources) | set(template.get("Parameters", {}))
+    template["Resources"] = {name: res for name, res in resources.items()
+                             if all(ref in known or ref.startswith("AWS::") for ref in _references(res))}
     return template
+
+
+def _references(node: Any) -> set[str]:
+    if isinstance(node, list):
+        return set().union(*(_references(v) for v in node))
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            found.add(value)
+        elif key == "Fn::GetAtt":
+            found.add(value[0] if isinstance(value, list) else str(value).split(".", 1)[0])
+        else:
+            found |= _references(value)
+    return found
 
 
 def env_for_stage(stage: str) -> dict[str, str]:

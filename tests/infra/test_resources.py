@@ -183,3 +183,18 @@ def test_merge_template_lints_clean_apart_from_its_patches() -> None:
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode & 0b11 == 0, proc.stdout + proc.stderr
+
+
+def test_gateway_answers_use_the_api_error_shape_and_stay_out_of_the_local_stack() -> None:
+    from devstack.resources import load_template, standalone_template
+
+    template = load_template()
+    for name, kind in (("ApiGateway4xxResponse", "DEFAULT_4XX"), ("ApiGateway5xxResponse", "DEFAULT_5XX")):
+        props = template["Resources"][name]["Properties"]
+        assert props["ResponseType"] == kind
+        rendered = props["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"m"')
+        assert set(json.loads(rendered)["error"]) == {"code", "message", "details"}
+    settings = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] == {"Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, "ApiRateLimit"]}
+    local = standalone_template()["Resources"]
+    assert "ApiGateway4xxResponse" not in local and "MainTable" in local and "DirectivesDeadLetterAlarm" in local
