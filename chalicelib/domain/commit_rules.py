@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from .errors import Conflict
 from .models import Channel, Directive, Order, OrderEvent, OrderLine, OrderSnapshot, Session
 from .pipeline import ensure_open
@@ -26,16 +28,24 @@ def check_committable(session: Session, channel: Channel, now: str) -> None:
             code="stale_checks",
             details={"checks": stale, "session_rev": session.rev},
         )
-    expired = [
-        code
-        for code in required
-        if (until := session.checks[code].payload.get("hold_expires_at")) and str(until) <= now
-    ]
+    expired = [code for code in required if _expired(session.checks[code].payload.get("hold_expires_at"), now)]
     if expired:
         raise Conflict("stock holds have expired", code="holds_expired", details={"checks": expired})
     blocking = [issue.model_dump(mode="json") for issue in session.issues if issue.blocking]
     if blocking:
         raise Conflict("the session has blocking issues", code="blocking_issues", details={"issues": blocking})
+
+
+def _expired(until: object, now: str) -> bool:
+    if until is None:
+        return False
+    try:
+        expiry = datetime.fromisoformat(str(until))
+    except ValueError:
+        return True  # a hold whose expiry cannot be read is not a hold to rely on
+    if expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=UTC)
+    return expiry <= datetime.fromisoformat(now)
 
 
 def build_order(session: Session, channel: Channel, ref: str, actor: str, now: str) -> tuple[Order, list[OrderEvent]]:

@@ -20,6 +20,7 @@ from ..domain.ops import OpContext
 from ..domain.pipeline import run_validators
 from ..storage.db import ConditionFailed
 from .hub import Hub
+from .retry import optimistic
 from .validation import parse
 
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
@@ -104,35 +105,38 @@ def _mark_replayed(response: Any, data_record: Any) -> Any:
 def _commit(hub: Hub, channel_code: str, session_key: str, expected_rev: int | None, key: str,
             actor: str) -> dict[str, Any]:
     channel = hub.channels.get(channel_code)
-    session, seq = hub.sessions.get_with_seq(channel_code, session_key)
-    if expected_rev is not None and session.rev != expected_rev:
-        raise StaleRev(session.rev, expected_rev)
-    now = now_iso()
-    commit_rules.check_committable(session, channel, now)
-    run_validators(session, channel, OpContext(channel=channel, actor=actor, now=now), hub.registry, "commit")
+    read_rev: int | None = None
+    for _ in optimistic(10):
+        session, seq = hub.sessions.get_with_seq(channel_code, session_key)
+        pinned = expected_rev if expected_rev is not None else read_rev
+        if pinned is not None and session.rev != pinned:
+            if expected_rev is not None:
+                raise StaleRev(session.rev, expected_rev)
+            raise Conflict("session changed while committing; re-run its checks and retry",
+                           code="session_changed", details={"current_rev": session.rev})
+        read_rev = session.rev
+        now = now_iso()
+        commit_rules.check_committable(session, channel, now)
+        run_validators(session, channel, OpContext(channel=channel, actor=actor, now=now), hub.registry, "commit")
 
-    order, events = commit_rules.build_order(session, channel, new_id("O"), actor, now)
-    directive_ids = [new_id("D") for _ in channel.config.post_commit_directives]
-    directives = commit_rules.post_commit_directives(order, channel, directive_ids, now)
-    committed = session.model_copy(update={
-        "state": "committed", "committed_at": now, "updated_at": now, "order_ref": order.ref,
-    })
-    try:
-        # Order, its first events, the session's move to committed and the directives: all or nothing.
-        hub.db.transact([
-            hub.sessions.save_request(committed, session, seq),
-            *hub.orders.create_requests(order, events),
-            *hub.directives.create_requests(directives),
-        ])
-    except ConditionFailed:
-        current = hub.sessions.get(channel_code, session_key)
-        if current.state == "committed":
-            raise Conflict("session is already committed", code="already_committed",
-                           details={"order_ref": current.order_ref}) from None
-        if current.state == "abandoned":
-            raise Conflict("session was abandoned", code="already_abandoned") from None
-        raise Conflict("session changed while committing; re-run its checks and retry",
-                       code="session_changed", details={"current_rev": current.rev}) from None
+        order, events = commit_rules.build_order(session, channel, new_id("O"), actor, now)
+        directive_ids = [new_id("D") for _ in channel.config.post_commit_directives]
+        directives = commit_rules.post_commit_directives(order, channel, directive_ids, now)
+        committed = session.model_copy(update={
+            "state": "committed", "committed_at": now, "updated_at": now, "order_ref": order.ref,
+        })
+        try:
+            # Order, its first events, the session's move to committed and the directives: all or nothing.
+            hub.db.transact([
+                hub.sessions.save_request(committed, session, seq),
+                *hub.orders.create_requests(order, events),
+                *hub.directives.create_requests(directives),
+            ])
+            break
+        except ConditionFailed:
+            # Re-read: committed or abandoned meanwhile is refused by check_committable; a new rev is refused
+            # above; the same rev (a check result landed meanwhile) is committed again, checks and all.
+            continue
     hub.queue.dispatch(directives)
     hub.registry.fire("session.committed", committed, order, {"actor": actor})
     hub.registry.fire("order.created", order, {"actor": actor})

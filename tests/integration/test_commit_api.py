@@ -233,10 +233,36 @@ def test_blocking_issues_refuse_commit_and_non_blocking_do_not(api, stock_channe
     assert api.commit("shop", stock_channel, "c").status == 201
 
 
-def test_expired_holds_refuse_commit(api, stock_channel):
-    write_check(api, stock_channel, 1, payload={"hold_expires_at": "2000-01-01T00:00:00.000Z"})
+@pytest.mark.parametrize("until", ["2000-01-01T00:00:00.000Z", "2000-01-01T00:00:00", "not a date"])
+def test_expired_or_unreadable_holds_refuse_commit(api, stock_channel, until):
+    write_check(api, stock_channel, 1, payload={"hold_expires_at": until})
     r = api.commit("shop", stock_channel, "c")
     assert (r.status, r.error_code()) == (409, "holds_expired")
+
+
+def test_holds_in_the_future_commit(api, stock_channel):
+    write_check(api, stock_channel, 1, payload={"hold_expires_at": "2999-01-01T00:00:00+00:00"})
+    assert api.commit("shop", stock_channel, "c").status == 201
+
+
+def test_a_check_landing_during_commit_does_not_fail_it(api, stock_channel, registry, hub):
+    """Same rev, new check result: the commit re-reads and commits with the latest checks."""
+    from chalicelib.services.checks import write_check as service_write_check
+
+    write_check(api, stock_channel, 1, payload={"seen": "first"})
+    landed = []
+
+    @registry.register_validator("late_check", stage="commit")
+    def late_check(session, channel, ctx):
+        if not landed:
+            landed.append(service_write_check(hub, "shop", stock_channel, "stock", expected_rev=1,
+                                              payload={"seen": "second"}, issues=[]))
+
+    registry.track("validator", "late_check")
+    r = api.commit("shop", stock_channel, "c")
+    assert (r.status, landed) == (201, [True])
+    order = api.get(f"/v1/orders/{r.json['order_ref']}").json
+    assert order["snapshot"]["checks"]["stock"]["payload"] == {"seen": "second"}
 
 
 def test_check_for_unknown_check_code_is_404_and_bad_body_400(api, stock_channel):
