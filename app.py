@@ -1,6 +1,9 @@
 """Omniman Serverless: the table of HTTP routes and event handlers. Everything else is in chalicelib/."""
 
+from typing import Any
+
 from chalice import Rate
+from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
@@ -14,12 +17,12 @@ HUB = hub()  # fails fast at import when the environment is incomplete (I10)
 BODY = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
 
 
-def req():
+def req() -> Request:
     return app.current_request
 
 
 @app.middleware("http")
-def observe_http(event, get_response):
+def observe_http(event: Request, get_response: Any) -> Response:
     request_id = event.context.get("requestId") or app.lambda_context.aws_request_id
     response = observe("http", request_id, lambda: get_response(event))
     response.headers["X-Request-Id"] = request_id
@@ -28,115 +31,115 @@ def observe_http(event, get_response):
 
 # --- health and channels ----------------------------------------------------------------------------------------
 @app.route("/v1/health", methods=["GET"])
-def health():
+def health() -> Response:
     return api.health(req(), HUB)
 
 
 @app.route("/v1/channels", methods=["GET"])
-def list_channels():
+def list_channels() -> Response:
     return api.list_channels(req(), HUB)
 
 
 @app.route("/v1/channels", methods=["POST"], content_types=BODY)
-def create_channel():
+def create_channel() -> Response:
     return api.create_channel(req(), HUB)
 
 
 @app.route("/v1/channels/{code}", methods=["GET"])
-def get_channel(code):
+def get_channel(code: str) -> Response:
     return api.get_channel(req(), HUB, code)
 
 
 @app.route("/v1/channels/{code}", methods=["PUT"], content_types=BODY)
-def put_channel(code):
+def put_channel(code: str) -> Response:
     return api.put_channel(req(), HUB, code)
 
 
 # --- sessions ---------------------------------------------------------------------------------------------------
 @app.route("/v1/channels/{code}/sessions", methods=["GET"])
-def list_sessions(code):
+def list_sessions(code: str) -> Response:
     return api.list_sessions(req(), HUB, code)
 
 
 @app.route("/v1/channels/{code}/sessions", methods=["POST"], content_types=BODY)
-def create_session(code):
+def create_session(code: str) -> Response:
     return api.create_session(req(), HUB, code)
 
 
 @app.route("/v1/channels/{code}/sessions/{key}", methods=["GET"])
-def get_session(code, key):
+def get_session(code: str, key: str) -> Response:
     return api.get_session(req(), HUB, code, key)
 
 
 @app.route("/v1/channels/{code}/sessions/{key}/modify", methods=["POST"], content_types=BODY)
-def modify_session(code, key):
+def modify_session(code: str, key: str) -> Response:
     return api.modify_session(req(), HUB, code, key)
 
 
 @app.route("/v1/channels/{code}/sessions/{key}/commit", methods=["POST"], content_types=BODY)
-def commit_session(code, key):
+def commit_session(code: str, key: str) -> Response:
     return api.commit_session(req(), HUB, code, key, app.lambda_context)
 
 
 @app.route("/v1/channels/{code}/sessions/{key}/abandon", methods=["POST"], content_types=BODY)
-def abandon_session(code, key):
+def abandon_session(code: str, key: str) -> Response:
     return api.abandon_session(req(), HUB, code, key)
 
 
 @app.route("/v1/channels/{code}/sessions/{key}/resolve", methods=["POST"], content_types=BODY)
-def resolve_issue(code, key):
+def resolve_issue(code: str, key: str) -> Response:
     return api.resolve_issue(req(), HUB, code, key)
 
 
 @app.route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", methods=["POST"], content_types=BODY)
-def write_check(code, key, check_code):
+def write_check(code: str, key: str, check_code: str) -> Response:
     return api.write_check(req(), HUB, code, key, check_code)
 
 
 # --- orders -----------------------------------------------------------------------------------------------------
 @app.route("/v1/orders", methods=["GET"])
-def list_orders():
+def list_orders() -> Response:
     return api.list_orders(req(), HUB)
 
 
 @app.route("/v1/orders/{ref}", methods=["GET"])
-def get_order(ref):
+def get_order(ref: str) -> Response:
     return api.get_order(req(), HUB, ref)
 
 
 @app.route("/v1/orders/{ref}/events", methods=["GET"])
-def order_events(ref):
+def order_events(ref: str) -> Response:
     return api.order_events(req(), HUB, ref)
 
 
 @app.route("/v1/orders/{ref}/transition", methods=["POST"], content_types=BODY)
-def transition_order(ref):
+def transition_order(ref: str) -> Response:
     return api.transition_order(req(), HUB, ref)
 
 
 # --- directives -------------------------------------------------------------------------------------------------
 @app.route("/v1/directives", methods=["GET"])
-def list_directives():
+def list_directives() -> Response:
     return api.list_directives(req(), HUB)
 
 
 @app.route("/v1/directives/{directive_id}", methods=["GET"])
-def get_directive(directive_id):
+def get_directive(directive_id: str) -> Response:
     return api.get_directive(req(), HUB, directive_id)
 
 
 @app.on_sqs_message(queue=HUB.settings.directives_queue, batch_size=10, name="directive_worker")
-def directive_worker(event):
+def directive_worker(event: SQSEvent) -> dict[str, Any]:
     return observe("sqs", event.context.aws_request_id,
                    lambda: worker.handle_batch(HUB, event.to_dict(), event.context))
 
 
 @app.on_sqs_message(queue=HUB.settings.checks_queue, batch_size=10, name="check_worker")
-def check_worker(event):
+def check_worker(event: SQSEvent) -> dict[str, Any]:
     return observe("sqs", event.context.aws_request_id,
                    lambda: worker.handle_batch(HUB, event.to_dict(), event.context))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="outbox_relay")
-def outbox_relay(event):
+def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
     return observe("schedule", event.context.aws_request_id, lambda: {"relayed": relay_outbox(HUB)})

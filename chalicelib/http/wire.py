@@ -30,7 +30,7 @@ def body(request: Request) -> Any:
 
 
 def query(request: Request, name: str) -> str | None:
-    params = request.query_params or {}
+    params: dict[str, str] = request.query_params or {}
     value = params.get(name)
     return value if value not in (None, "") else None
 

@@ -26,7 +26,8 @@ def value(v: Any) -> dict[str, Any]:
 def _plain(v: Any) -> Any:
     if isinstance(v, Decimal):
         # "2" is an int (money, counters); "2.500" stays a Decimal (quantities keep their scale).
-        return int(v) if v.as_tuple().exponent >= 0 else v
+        exponent = v.as_tuple().exponent
+        return int(v) if isinstance(exponent, int) and exponent >= 0 else v
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
     if isinstance(v, list):
