@@ -19,6 +19,7 @@ ENV = {
     "OMNIMAN_AWS_ENDPOINT_URL": "aws_endpoint_url",
     "OMNIMAN_ALLOW_EMULATOR": "allow_emulator",
     "OMNIMAN_DIRECTIVE_MAX_RECEIVES": "directive_max_receives",
+    "OMNIMAN_DIRECTIVE_RETRY_BASE_SECONDS": "directive_retry_base_seconds",
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "commit_inflight_wait_ms",
     "OMNIMAN_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
 }
@@ -36,6 +37,8 @@ class Settings(BaseModel):
     allow_emulator: bool = False
     # Must equal the redrive policy's maxReceiveCount: the last receive marks the directive dead.
     directive_max_receives: int = Field(5, ge=1, le=1000)
+    # A failed directive is retried after base, 2x, 4x... seconds (capped below the queue's visibility timeout).
+    directive_retry_base_seconds: int = Field(5, ge=0, le=60)
     # How long a commit waits for a concurrent commit with the same key before answering 409.
     commit_inflight_wait_ms: int = Field(2000, ge=0, le=25_000)
     idempotency_ttl_seconds: int = Field(86_400, ge=86_400)

@@ -3,8 +3,9 @@
 `chalice local` serves HTTP routes only, so the local stack polls each queue itself and calls the handler
 exactly as Lambda would: the same event shape, a Lambda context, and ReportBatchItemFailures semantics
 (the records the handler lists in `batchItemFailures` stay on the queue, the others are deleted). Failed
-records return to the queue and, after the queue's maxReceiveCount receives, the emulator's redrive
-policy moves them to the dead-letter queue, as on AWS.
+records return to the queue when their visibility ends (the worker sets its own retry backoff) and, after
+the queue's maxReceiveCount receives, the emulator's redrive policy moves them to the dead-letter queue,
+as on AWS.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from .lambdas import Function
@@ -22,33 +22,15 @@ from .lambdas import Function
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """How long a failed record stays invisible before its next attempt, growing with its receive count.
-
-    The template's VisibilityTimeout (360 s, 6x the worker timeout as AWS advises) is right for Lambda but
-    would make a local retry take six minutes. Shortening the failed records' visibility mimics a retry
-    backoff (what a handler could do with ChangeMessageVisibility on AWS) and keeps local retries, and the
-    walk of a poison message to the dead-letter queue, within seconds. Successful records are unaffected.
-    """
-
-    base_seconds: int = 2
-    cap_seconds: int = 10
-
-    def seconds(self, receive_count: int) -> int:
-        return min(self.cap_seconds, self.base_seconds * 2 ** max(receive_count - 1, 0))
-
-
 class QueuePoller:
     def __init__(self, sqs: Any, queue_name: str, function: Function, *, batch_size: int = 10,
-                 wait_seconds: int = 2, backoff: Backoff | None = None):
+                 wait_seconds: int = 2):
         self.sqs = sqs
         self.queue_name = queue_name
         self.function = function
         self.batch_size = batch_size
         # Short long-polls: a stop request is noticed within this many seconds.
         self.wait_seconds = wait_seconds
-        self.backoff = backoff or Backoff()
         self.queue_url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         self.queue_arn: str = sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -88,8 +70,9 @@ class QueuePoller:
             return 0
         event = lambda_event(messages, self.queue_arn, self.region)
         failed = self._invoke(event)
+        # Failed records are left alone: they come back when their visibility ends, which the worker itself
+        # shortens to its retry backoff (as it does on AWS).
         self._delete([m for m in messages if m["MessageId"] not in failed])
-        self._back_off([m for m in messages if m["MessageId"] in failed])
         return len(messages)
 
     def _invoke(self, event: dict[str, Any]) -> set[str]:
@@ -111,14 +94,6 @@ class QueuePoller:
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
         for failure in resp.get("Failed", []):
             log.warning("could not delete a message from %s: %s", self.queue_name, failure)
-
-    def _back_off(self, messages: list[dict[str, Any]]) -> None:
-        if not messages:
-            return
-        self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"],
-             "VisibilityTimeout": self.backoff.seconds(int(m["Attributes"].get("ApproximateReceiveCount", "1")))}
-            for i, m in enumerate(messages)])
 
 
 def failed_ids(response: Any, ids: set[str]) -> set[str]:

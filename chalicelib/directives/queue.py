@@ -27,6 +27,17 @@ class DirectiveQueue:
             self._urls[queue] = self.sqs.get_queue_url(QueueName=self.queue_names[queue])["QueueUrl"]
         return self._urls[queue]
 
+    def retry_later(self, queue_arn: str, receipt_handle: str, seconds: int) -> None:
+        """Sets when a failed record comes back; best effort: if it fails, the queue's visibility timeout rules."""
+        name = queue_arn.rsplit(":", 1)[-1]
+        try:
+            if name not in self._urls:
+                self._urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            self.sqs.change_message_visibility(QueueUrl=self._urls[name], ReceiptHandle=receipt_handle,
+                                               VisibilityTimeout=seconds)
+        except (BotoCoreError, ClientError):
+            log.exception("could not set the retry delay of a record of %s", name)
+
     def dispatch(self, directives: list[Directive]) -> int:
         """Sends what it can and returns how many reached their queue; never raises for a send failure."""
         by_queue: dict[str, list[Directive]] = defaultdict(list)

@@ -50,6 +50,15 @@ class Outcome:
     status: str  # done | failed | dead | skipped
 
 
+# Below the queues' 360 s visibility timeout, so a retry never waits longer than a stuck invocation would.
+MAX_RETRY_DELAY_SECONDS = 300
+
+
+def retry_delay_seconds(receive_count: int, base_seconds: int) -> int:
+    """Exponential backoff between attempts: base, 2x base, 4x base, ... capped."""
+    return min(MAX_RETRY_DELAY_SECONDS, base_seconds * 2 ** max(receive_count - 1, 0))
+
+
 def handle_batch(hub: Hub, event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
     outcomes: list[Outcome] = []
 
@@ -57,6 +66,12 @@ def handle_batch(hub: Hub, event: dict[str, Any], lambda_context: Any) -> dict[s
         outcome = process_record(hub, record, lambda_context)
         outcomes.append(outcome)
         if outcome.status in ("failed", "dead"):
+            # Back off instead of waiting out the whole visibility timeout (6 minutes) before the next attempt;
+            # a dead one is released at once, so the redrive policy moves it to the dead-letter queue now.
+            receives = int(record.attributes.approximate_receive_count or 1)
+            delay = 0 if outcome.status == "dead" else retry_delay_seconds(
+                receives, hub.settings.directive_retry_base_seconds)
+            hub.queue.retry_later(record.event_source_arn, record.receipt_handle, delay)
             raise DirectiveFailed(outcome.status)
 
     # One processor per batch: the local poller runs queues on separate threads. A batch whose records

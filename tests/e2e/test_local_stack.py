@@ -28,7 +28,7 @@ import pytest
 
 from devstack.emulator import Emulator, start_emulator
 from devstack.lambdas import Function
-from devstack.poller import Backoff, QueuePoller, failed_ids
+from devstack.poller import QueuePoller, failed_ids
 from devstack.resources import deploy, env_for_stage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,7 +282,8 @@ def sqs(emulator: Emulator) -> Any:
 def scratch_queue(sqs: Any, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """A queue of its own per test (name, url): PurgeQueue is allowed once a minute, so queues are not shared."""
     name = f"scratch-{request.node.name[-40:]}-{time.monotonic_ns()}".replace("_", "-")[:80]
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    # Visibility 0: a record the handler reports as failed is back at once (no backoff set on scratch queues).
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
     yield name, url
     sqs.delete_queue(QueueUrl=url)
 
@@ -308,8 +309,7 @@ def test_poller_builds_the_lambda_event_and_settles_each_record(sqs: Any, scratc
         return {"batchItemFailures": [{"itemIdentifier": r["messageId"]}
                                       for r in event["Records"] if r["body"] == "fail me"]}
 
-    poller = QueuePoller(sqs, queue, Function("omniman-poller-check_worker", handler), wait_seconds=1,
-                         backoff=Backoff(0, 0))
+    poller = QueuePoller(sqs, queue, Function("omniman-poller-check_worker", handler), wait_seconds=1)
     received = 0
     for _ in range(3):  # moto may hand the two messages out in separate batches
         received += poller.poll_once()
@@ -330,11 +330,11 @@ def test_poller_builds_the_lambda_event_and_settles_each_record(sqs: Any, scratc
     assert contexts[0].function_name == "omniman-poller-check_worker"
     assert contexts[0].get_remaining_time_in_millis() > 0
 
-    # Only the failed record is back (its backoff here is 0 s); the other was deleted.
+    # Only the failed record is back; the other was deleted.
     again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10,
                                    AttributeNames=["All"])["Messages"]
     assert [m["Body"] for m in again] == ["fail me"]
-    assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+    assert int(again[0]["Attributes"]["ApproximateReceiveCount"]) >= 2
 
 
 def test_a_raising_handler_fails_the_whole_batch(sqs: Any, scratch_queue: tuple[str, str]) -> None:
@@ -344,7 +344,7 @@ def test_a_raising_handler_fails_the_whole_batch(sqs: Any, scratch_queue: tuple[
     def handler(event: dict[str, Any], context: Any) -> None:
         raise RuntimeError("crash")
 
-    assert QueuePoller(sqs, queue, Function("f", handler), wait_seconds=1, backoff=Backoff(0, 0)).poll_once() == 1
+    assert QueuePoller(sqs, queue, Function("f", handler), wait_seconds=1).poll_once() == 1
     left = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
     assert [m["Body"] for m in left] == ["boom"]
 
@@ -362,10 +362,6 @@ def test_failed_ids_follow_lambda_report_batch_item_failures() -> None:
     assert failed_ids("ok", ids) == ids
 
 
-def test_backoff_grows_with_receives_and_is_capped() -> None:
-    assert [Backoff().seconds(n) for n in range(1, 7)] == [2, 4, 8, 10, 10, 10]
-
-
 def test_poison_directive_reaches_the_dead_letter_queue(emulator: Emulator, sqs: Any) -> None:
     from chalicelib.config import load_settings
     from chalicelib.directives import worker
@@ -376,8 +372,9 @@ def test_poison_directive_reaches_the_dead_letter_queue(emulator: Emulator, sqs:
     from chalicelib.observability import observe
     from chalicelib.services.hub import build_hub
 
-    hub = build_hub(load_settings({**env_for_stage(POLLER_STAGE), "OMNIMAN_AWS_ENDPOINT_URL": emulator.url}),
-                    registry)
+    # Retry base 0: each failed attempt is back at once, so the walk to the dead-letter queue takes seconds.
+    hub = build_hub(load_settings({**env_for_stage(POLLER_STAGE), "OMNIMAN_AWS_ENDPOINT_URL": emulator.url,
+                                   "OMNIMAN_DIRECTIVE_RETRY_BASE_SECONDS": "0"}), registry)
     now = now_iso()
     # No handler is registered for this topic: every attempt fails, the fifth marks it dead.
     directive = Directive(id=new_id("D"), topic="devstack.unhandled", queue="checks", created_at=now, updated_at=now)
@@ -388,7 +385,7 @@ def test_poison_directive_reaches_the_dead_letter_queue(emulator: Emulator, sqs:
         return observe("sqs", context.aws_request_id, lambda: worker.handle_batch(hub, event, context))
 
     poller = QueuePoller(sqs, hub.settings.checks_queue, Function("omniman-poller-check_worker", check_worker),
-                         wait_seconds=1, backoff=Backoff(0, 0))
+                         wait_seconds=1)
     dlq_url = sqs.get_queue_url(QueueName=f"{hub.settings.checks_queue}-dlq")["QueueUrl"]
     stop = threading.Event()
 

@@ -37,7 +37,7 @@ from .support import (
 TABLE_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                  "dynamodb:Query", "dynamodb:ConditionCheckItem"}
 QUEUE_ACTIONS = {"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                 "sqs:GetQueueAttributes"}
+                 "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
 
 
 @pytest.fixture(scope="module", params=STAGES)

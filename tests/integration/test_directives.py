@@ -94,6 +94,24 @@ def test_failure_is_reported_retried_then_succeeds(api, flaky):
     assert flaky["runs"] == 2
 
 
+def test_a_failed_record_comes_back_after_the_retry_backoff(api, flaky, hub, monkeypatch):
+    """Not after the queue's 6-minute visibility timeout: the worker sets the record's next attempt."""
+    from chalicelib.directives.worker import retry_delay_seconds
+
+    assert [retry_delay_seconds(n, 5) for n in range(1, 9)] == [5, 10, 20, 40, 80, 160, 300, 300]
+    monkeypatch.setattr(hub.settings, "directive_retry_base_seconds", 1)
+    _, directive_id = commit_order(api, "flaky")
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"omniman-{STAGE}-directives")["QueueUrl"]
+    [message] = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    event = sqs_event({**record(directive_id), "messageId": message["MessageId"],
+                       "receiptHandle": message["ReceiptHandle"]})
+    assert invoke(api, event)["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
+    [back] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=3, AttributeNames=["All"])["Messages"]
+    assert (back["MessageId"], back["Attributes"]["ApproximateReceiveCount"]) == (message["MessageId"], "2")
+
+
 def test_last_receive_marks_the_directive_dead(api, flaky):
     _, directive_id = commit_order(api, "flaky")
     last = record(directive_id, receive_count=5)
