@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -45,9 +45,7 @@ class DirectiveContext:
     final_attempt: bool
 
 
-@dataclass
-class Outcome:
-    status: str  # done | failed | dead | skipped
+Outcome = Literal["done", "failed", "dead", "skipped"]
 
 
 # Below the queues' 360 s visibility timeout, so a retry never waits longer than a stuck invocation would.
@@ -65,14 +63,14 @@ def handle_batch(hub: Hub, event: dict[str, Any], lambda_context: Any) -> dict[s
     def record_handler(record: SQSRecord) -> None:
         outcome = process_record(hub, record, lambda_context)
         outcomes.append(outcome)
-        if outcome.status in ("failed", "dead"):
+        if outcome in ("failed", "dead"):
             # Back off instead of waiting out the whole visibility timeout (6 minutes) before the next attempt;
             # a dead one is released at once, so the redrive policy moves it to the dead-letter queue now.
             receives = int(record.attributes.approximate_receive_count or 1)
-            delay = 0 if outcome.status == "dead" else retry_delay_seconds(
+            delay = 0 if outcome == "dead" else retry_delay_seconds(
                 receives, hub.settings.directive_retry_base_seconds)
             hub.queue.retry_later(record.event_source_arn, record.receipt_handle, delay)
-            raise DirectiveFailed(outcome.status)
+            raise DirectiveFailed(outcome)
 
     # One processor per batch: the local poller runs queues on separate threads. A batch whose records
     # all failed is reported record by record too, rather than raised, so every path looks the same.
@@ -80,7 +78,7 @@ def handle_batch(hub: Hub, event: dict[str, Any], lambda_context: Any) -> dict[s
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=lambda_context)
     for status, name in (("done", "DirectivesDone"), ("failed", "DirectivesFailed"), ("dead", "DirectivesDead")):
-        count = sum(1 for o in outcomes if o.status == status)
+        count = outcomes.count(status)
         if count:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     return response
@@ -92,20 +90,20 @@ def process_record(hub: Hub, record: SQSRecord, lambda_context: Any) -> Outcome:
     except (ValueError, KeyError, TypeError):
         # Nothing could ever process it; retrying only delays its way to the dead-letter queue.
         log.error("malformed directive message %s", record.message_id)
-        return Outcome("dead")
+        return "dead"
     receive_count = int(record.attributes.approximate_receive_count or 1)
     final = receive_count >= hub.settings.directive_max_receives
     try:
         directive = hub.directives.get(directive_id)
     except NotFound:
         log.warning("directive %s is gone; dropping its message", directive_id)
-        return Outcome("skipped")
+        return "skipped"
     if directive.status == "done":
-        return Outcome("skipped")
+        return "skipped"
     try:
         hub.directives.set_status(directive, "running", now_iso(), attempts=directive.attempts + 1)
     except ConditionFailed:
-        return Outcome("skipped")  # a concurrent delivery finished it
+        return "skipped"  # a concurrent delivery finished it
     try:
         result = _run_once(hub, directive, DirectiveContext(hub, receive_count, final), lambda_context)
     except Exception as exc:
@@ -113,10 +111,10 @@ def process_record(hub: Hub, record: SQSRecord, lambda_context: Any) -> Outcome:
         log.exception("directive %s (%s) %s on receive %d", directive.id, directive.topic, status, receive_count)
         _set_status(hub, directive, status, error=f"{type(exc).__name__}: {exc}")
         hub.registry.fire("directive.failed", directive, exc, {"attempt": receive_count})
-        return Outcome(status)
+        return status
     _set_status(hub, directive, "done", result=result)
     hub.registry.fire("directive.completed", directive, result, {"attempt": receive_count})
-    return Outcome("done")
+    return "done"
 
 
 def _run_once(hub: Hub, directive: Directive, ctx: DirectiveContext, lambda_context: Any) -> dict[str, Any]:
