@@ -128,6 +128,16 @@ def get_directive(directive_id: str) -> Response:
     return api.get_directive(req(), HUB, directive_id)
 
 
+@app.route("/v1/directives/{directive_id}/retry", methods=["POST"], content_types=BODY)
+def retry_directive(directive_id: str) -> Response:
+    return api.retry_directive(req(), HUB, directive_id)
+
+
+@app.route("/v1/directives/redrive", methods=["POST"], content_types=BODY)
+def redrive_directives() -> Response:
+    return api.redrive_directives(req(), HUB)
+
+
 @app.on_sqs_message(queue=HUB.settings.directives_queue, batch_size=10, name="directive_worker")
 def directive_worker(event: SQSEvent) -> dict[str, Any]:
     return observe("sqs", event.context.aws_request_id,

@@ -17,4 +17,6 @@ register_metrics(registry)
 
 @lru_cache(maxsize=1)
 def hub() -> Hub:
-    return build_hub(load_settings(), registry)
+    settings = load_settings()
+    notifications.register_webhook(registry, settings.webhook_secret)
+    return build_hub(settings, registry)

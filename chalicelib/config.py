@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .domain.errors import ConfigurationError
 
@@ -18,13 +19,16 @@ ENV = {
     "OMNIMAN_CHECKS_QUEUE": "checks_queue",
     "OMNIMAN_AWS_ENDPOINT_URL": "aws_endpoint_url",
     "OMNIMAN_ALLOW_EMULATOR": "allow_emulator",
-    "OMNIMAN_DIRECTIVE_MAX_RECEIVES": "directive_max_receives",
+    "OMNIMAN_DIRECTIVE_MAX_ATTEMPTS": "directive_max_attempts",
+    "OMNIMAN_DIRECTIVE_TOPIC_MAX_ATTEMPTS": "directive_topic_max_attempts",
     "OMNIMAN_DIRECTIVE_RETRY_BASE_SECONDS": "directive_retry_base_seconds",
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "commit_inflight_wait_ms",
     "OMNIMAN_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
+    "OMNIMAN_WEBHOOK_SECRET": "webhook_secret",
 }
 REQUIRED = ("OMNIMAN_TABLE", "OMNIMAN_IDEMPOTENCY_TABLE", "OMNIMAN_DIRECTIVES_QUEUE", "OMNIMAN_CHECKS_QUEUE")
 PRODUCTION_STAGES = frozenset({"prod"})
+MAX_ATTEMPTS_CAP = 20
 
 
 class Settings(BaseModel):
@@ -35,13 +39,32 @@ class Settings(BaseModel):
     checks_queue: str = Field(min_length=1)
     aws_endpoint_url: str | None = None
     allow_emulator: bool = False
-    # Must equal the redrive policy's maxReceiveCount: the last receive marks the directive dead.
-    directive_max_receives: int = Field(5, ge=1, le=1000)
+    # Attempts before a directive is dead and moved to the dead-letter queue by the worker itself; per topic
+    # as "topic=n,topic=n". The queues' maxReceiveCount (25) stays above these: it only catches crashed workers.
+    directive_max_attempts: int = Field(5, ge=1, le=MAX_ATTEMPTS_CAP)
+    directive_topic_max_attempts: dict[str, Annotated[int, Field(ge=1, le=MAX_ATTEMPTS_CAP)]] = Field(
+        default_factory=dict)
     # A failed directive is retried after base, 2x, 4x... seconds (capped below the queue's visibility timeout).
     directive_retry_base_seconds: int = Field(5, ge=0, le=60)
     # How long a commit waits for a concurrent commit with the same key before answering 409.
     commit_inflight_wait_ms: int = Field(2000, ge=0, le=25_000)
     idempotency_ttl_seconds: int = Field(86_400, ge=86_400)
+    # Signs notification webhooks; set it from a secret store in deployed stages, never in config.json.
+    webhook_secret: str | None = Field(None, min_length=16, repr=False)
+
+    @field_validator("directive_topic_max_attempts", mode="before")
+    @classmethod
+    def _parse_topic_attempts(cls, raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        pairs = [part.split("=", 1) for part in raw.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("expected topic=attempts pairs separated by commas")
+        return {topic.strip(): attempts.strip() for topic, attempts in pairs}
+
+    def max_attempts(self, topic: str, handler_default: int | None = None) -> int:
+        """Operator setting first, then what the handler registered, then the global default."""
+        return self.directive_topic_max_attempts.get(topic) or handler_default or self.directive_max_attempts
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

@@ -21,6 +21,8 @@ DEFAULTS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the console; nothing reads them locally
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon to send segments to
+    # Lets a channel try the webhook notification backend locally; deployed stages set their own secret.
+    "OMNIMAN_WEBHOOK_SECRET": "local-only-webhook-secret",
 }
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 

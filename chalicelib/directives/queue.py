@@ -1,10 +1,14 @@
-"""Hands directives to SQS. A send that fails leaves the directive in the outbox for the relay."""
+"""The SQS side of directives: sending, retry delays, dead-lettering and moving dead letters back.
+
+A send that fails leaves the directive in the outbox for the relay; nothing here loses a directive.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,6 +18,25 @@ from ..storage.directives import DirectiveStore
 
 log = logging.getLogger(__name__)
 
+QUEUES = ("directives", "checks")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message received from a dead-letter queue, still to be settled with `settle_dead_letter`."""
+
+    queue: str
+    body: str
+    receipt_handle: str
+
+    @property
+    def directive_id(self) -> str | None:
+        try:
+            value = json.loads(self.body)["directive_id"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return value if isinstance(value, str) else None
+
 
 class DirectiveQueue:
     def __init__(self, sqs: Any, queue_names: dict[str, str], store: DirectiveStore):
@@ -21,22 +44,38 @@ class DirectiveQueue:
         self.queue_names = queue_names
         self.store = store
         self._urls: dict[str, str] = {}
+        self._dlq_urls: dict[str, str] = {}
 
     def url(self, queue: str) -> str:
-        if queue not in self._urls:
-            self._urls[queue] = self.sqs.get_queue_url(QueueName=self.queue_names[queue])["QueueUrl"]
-        return self._urls[queue]
+        """`queue` is a logical name (directives, checks) or a real queue name."""
+        name = self.queue_names.get(queue, queue)
+        if name not in self._urls:
+            self._urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return self._urls[name]
+
+    def dead_letter_url(self, queue: str) -> str:
+        """The queue's DLQ, read from its redrive policy: the infra template is the one place that pairs them."""
+        if queue not in self._dlq_urls:
+            attrs = self.sqs.get_queue_attributes(QueueUrl=self.url(queue), AttributeNames=["RedrivePolicy"])
+            arn = json.loads(attrs["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+            self._dlq_urls[queue] = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+        return self._dlq_urls[queue]
 
     def retry_later(self, queue_arn: str, receipt_handle: str, seconds: int) -> None:
         """Sets when a failed record comes back; best effort: if it fails, the queue's visibility timeout rules."""
-        name = queue_arn.rsplit(":", 1)[-1]
         try:
-            if name not in self._urls:
-                self._urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            self.sqs.change_message_visibility(QueueUrl=self._urls[name], ReceiptHandle=receipt_handle,
+            self.sqs.change_message_visibility(QueueUrl=self.url(_name(queue_arn)), ReceiptHandle=receipt_handle,
                                                VisibilityTimeout=seconds)
         except (BotoCoreError, ClientError):
-            log.exception("could not set the retry delay of a record of %s", name)
+            log.exception("could not set the retry delay of a record of %s", _name(queue_arn))
+
+    def dead_letter(self, queue_arn: str, body: str, reason: str) -> None:
+        """Moves a message to its queue's DLQ now, with why; raises if SQS refuses (the record is then retried)."""
+        self.sqs.send_message(
+            QueueUrl=self.dead_letter_url(_name(queue_arn)),
+            MessageBody=body,
+            MessageAttributes={"dead_reason": {"DataType": "String", "StringValue": reason[:1000] or "-"}},
+        )
 
     def dispatch(self, directives: list[Directive]) -> int:
         """Sends what it can and returns how many reached their queue; never raises for a send failure."""
@@ -53,10 +92,7 @@ class DirectiveQueue:
         try:
             resp = self.sqs.send_message_batch(
                 QueueUrl=self.url(queue),
-                Entries=[
-                    {"Id": str(i), "MessageBody": json.dumps({"directive_id": d.id, "topic": d.topic})}
-                    for i, d in enumerate(batch)
-                ],
+                Entries=[{"Id": str(i), "MessageBody": message_body(d)} for i, d in enumerate(batch)],
             )
         except (BotoCoreError, ClientError):
             log.exception("could not enqueue %d directives; the outbox relay will retry", len(batch))
@@ -66,3 +102,26 @@ class DirectiveQueue:
             self.store.mark_enqueued(batch[int(ok["Id"])].id)
             sent += 1
         return sent
+
+    # --- dead-letter queues ------------------------------------------------------------------------------
+    def receive_dead_letters(self, queue: str, max_messages: int) -> list[DeadLetter]:
+        # Hidden for a minute while being settled: one redrive never sees the same message twice.
+        resp = self.sqs.receive_message(QueueUrl=self.dead_letter_url(queue), MaxNumberOfMessages=min(max_messages, 10),
+                                        WaitTimeSeconds=0, VisibilityTimeout=60)
+        return [DeadLetter(queue, m["Body"], m["ReceiptHandle"]) for m in resp.get("Messages", [])]
+
+    def release_dead_letter(self, letter: DeadLetter) -> None:
+        """Makes a letter that stays visible again at once, for the next look at the queue."""
+        self.sqs.change_message_visibility(QueueUrl=self.dead_letter_url(letter.queue),
+                                           ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
+
+    def delete_dead_letter(self, letter: DeadLetter) -> None:
+        self.sqs.delete_message(QueueUrl=self.dead_letter_url(letter.queue), ReceiptHandle=letter.receipt_handle)
+
+
+def message_body(directive: Directive) -> str:
+    return json.dumps({"directive_id": directive.id, "topic": directive.topic})
+
+
+def _name(queue_arn: str) -> str:
+    return queue_arn.rsplit(":", 1)[-1]

@@ -233,6 +233,8 @@ class Directive(Model):
     session_key: str | None = None
     order_ref: str | None = None
     attempts: int = 0
+    # While running: until when the worker that claimed it owns it; a later delivery may take over after.
+    lease_until: str | None = None
     result: dict[str, Any] | None = None
     last_error: str | None = None
     created_at: str

@@ -45,6 +45,7 @@ class Registry:
         self._modifiers: dict[str, _Ordered] = {}
         self._validators: dict[Stage, dict[str, _Ordered]] = {"draft": {}, "commit": {}}
         self._handlers: dict[str, Callable[..., Any]] = {}
+        self._handler_attempts: dict[str, int] = {}
         self._resolvers: dict[str, Callable[..., Any]] = {}
         self._hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOKS}
         self._backends: dict[tuple[str, str], Any] = {}
@@ -74,13 +75,18 @@ class Registry:
     def validators(self, stage: Stage) -> list[Callable[..., Any]]:
         return [v.fn for v in sorted(self._validators[stage].values())]
 
-    # directive handlers: (directive, ctx) -> dict result
-    def register_handler(self, topic: str) -> Callable[[Any], Any]:
+    # directive handlers: (directive, ctx) -> dict result; `max_attempts` overrides the global default
+    def register_handler(self, topic: str, max_attempts: int | None = None) -> Callable[[Any], Any]:
         def deco(target: Any) -> Any:
             self._handlers[topic] = _callable(target, "handle")
+            if max_attempts is not None:
+                self._handler_attempts[topic] = max_attempts
             return target
 
         return deco
+
+    def handler_max_attempts(self, topic: str) -> int | None:
+        return self._handler_attempts.get(topic)
 
     def handler(self, topic: str) -> Callable[..., Any] | None:
         return self._handlers.get(topic)
@@ -149,6 +155,7 @@ class Registry:
                 stage.pop(name, None)
         elif kind == "handler":
             self._handlers.pop(name, None)
+            self._handler_attempts.pop(name, None)
         elif kind == "resolver":
             self._resolvers.pop(name, None)
         else:

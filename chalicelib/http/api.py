@@ -144,3 +144,14 @@ def list_directives(request: Request, hub: Hub) -> Response:
 @endpoint
 def get_directive(request: Request, hub: Hub, directive_id: str) -> Response:
     return wire.respond(directives.get(hub, directive_id).model_dump(mode="json"))
+
+
+@endpoint
+def retry_directive(request: Request, hub: Hub, directive_id: str) -> Response:
+    directive, requeued = directives.retry(hub, directive_id)
+    return wire.respond({**directive.model_dump(mode="json"), "requeued": requeued}, 202 if requeued else 200)
+
+
+@endpoint
+def redrive_directives(request: Request, hub: Hub) -> Response:
+    return wire.respond(directives.redrive_from_body(hub, wire.body(request)))

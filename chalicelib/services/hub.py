@@ -27,10 +27,8 @@ class Hub:
     orders: OrderStore
     directives: DirectiveStore
     queue: DirectiveQueue
-    # One persistence layer per idempotent use case: Powertools configures a layer once, with the
-    # first caller's key expression, so commit and directive execution cannot share one.
+    # Commit's own layer: Powertools configures a layer once, with its first caller's key expression.
     commit_idempotency: DynamoDBPersistenceLayer
-    directive_idempotency: DynamoDBPersistenceLayer
 
 
 def build_hub(settings: Settings, registry: Registry) -> Hub:
@@ -51,6 +49,4 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
             directives,
         ),
         commit_idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
-        directive_idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
-                                                       boto3_client=dynamodb),
     )

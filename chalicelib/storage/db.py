@@ -121,9 +121,9 @@ class Db:
 
     def query(self, pk_attr: str, pk_value: str, *, index: str | None = None, limit: int = DEFAULT_LIMIT,
               cursor: str | None = None, newest_first: bool = False, sk_prefix: tuple[str, str] | None = None,
-              filter_expression: str | None = None, filter_names: dict[str, str] | None = None,
-              filter_values: dict[str, Any] | None = None) -> Page:
-        scope = f"{index}|{pk_value}|{filter_expression}|{filter_values}"
+              sk_before: tuple[str, str] | None = None, filter_expression: str | None = None,
+              filter_names: dict[str, str] | None = None, filter_values: dict[str, Any] | None = None) -> Page:
+        scope = f"{index}|{pk_value}|{sk_prefix}|{sk_before}|{filter_expression}|{filter_values}"
         names = {"#pk": pk_attr, **(filter_names or {})}
         values: dict[str, Any] = {":pk": pk_value, **(filter_values or {})}
         condition = "#pk = :pk"
@@ -131,6 +131,10 @@ class Db:
             names["#sk"] = sk_prefix[0]
             values[":skp"] = sk_prefix[1]
             condition += " AND begins_with(#sk, :skp)"
+        elif sk_before:
+            names["#sk"] = sk_before[0]
+            values[":skb"] = sk_before[1]
+            condition += " AND #sk < :skb"
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": condition,

@@ -4,7 +4,7 @@ import contextlib
 from typing import Any
 
 from ..domain.errors import NotFound
-from ..domain.models import Directive
+from ..domain.models import Directive, DirectiveStatus
 from . import keys
 from .db import ConditionFailed, Db, Page
 
@@ -34,28 +34,61 @@ class DirectiveStore:
                            condition="attribute_exists(pk)")
 
     def pending_outbox(self, limit: int, older_than: str) -> list[Directive]:
-        page = self.db.query("outbox_pk", "OUTBOX", index="outbox", limit=limit,
-                             filter_expression="#c < :t", filter_names={"#c": "created_at"},
-                             filter_values={":t": older_than})
+        page = self.db.query("outbox_pk", "OUTBOX", index="outbox", limit=limit, sk_before=("outbox_sk", older_than))
         return [Directive.model_validate(i) for i in page.items]
 
-    def set_status(self, directive: Directive, status: str, now: str, *, attempts: int | None = None,
-                   result: dict[str, Any] | None = None, error: str | None = None) -> None:
-        values: dict[str, Any] = {
-            "status": status,
-            "updated_at": now,
-            "gsi3pk": f"DIRS#ST#{status}",
-        }
-        if attempts is not None:
-            values["attempts"] = attempts
+    def claim(self, directive: Directive, now: str, lease_until: str) -> Directive:
+        """queued/failed -> running, or takes over a running one whose lease ran out.
+
+        Conditional on the attempts count read: of two deliveries racing for it, exactly one wins.
+        Raises ConditionFailed (with the current item) when someone else owns or finished it.
+        """
+        claimed = directive.model_copy(update={"status": "running", "attempts": directive.attempts + 1,
+                                               "lease_until": lease_until, "updated_at": now})
+        self.db.update(
+            keys.directive(directive.id),
+            {"status": "running", "attempts": claimed.attempts, "lease_until": lease_until, "updated_at": now,
+             "gsi3pk": "DIRS#ST#running"},
+            condition="#a = :a AND (#st IN (:queued, :failed) OR (#st = :running AND #lease < :now))",
+            names={"#a": "attempts", "#st": "status", "#lease": "lease_until"},
+            values={":a": directive.attempts, ":queued": "queued", ":failed": "failed", ":running": "running",
+                    ":now": now},
+        )
+        return claimed
+
+    def finish(self, directive: Directive, status: DirectiveStatus, now: str, *,
+               result: dict[str, Any] | None = None, error: str | None = None) -> None:
+        """Ends the attempt `directive` holds. Done stays done whatever a late duplicate reports, and a failure
+        is only recorded by the attempt that still owns the directive."""
+        values: dict[str, Any] = {"status": status, "updated_at": now, "gsi3pk": f"DIRS#ST#{status}"}
         if result is not None:
             values["result"] = result
         if error is not None:
             values["last_error"] = error[:2000]
-        # A directive that is done stays done, whatever a late duplicate delivery reports.
-        self.db.update(keys.directive(directive.id), values,
-                       condition="attribute_exists(pk) AND #cur <> :done",
-                       names={"#cur": "status"}, values={":done": "done"})
+        if status == "done":
+            condition, cond_values = "#st <> :done", {":done": "done"}
+        else:
+            condition, cond_values = "#st = :running AND #a = :a", {":running": "running", ":a": directive.attempts}
+        names = {"#st": "status", **({"#a": "attempts"} if "#a" in condition else {})}
+        self.db.update(keys.directive(directive.id), values, condition=condition, names=names, values=cond_values,
+                       remove=("lease_until",))
+
+    def mark_dead(self, directive: Directive, now: str, error: str) -> None:
+        """For a directive no attempt can run (unknown topic): dead straight from queued or failed."""
+        self.db.update(keys.directive(directive.id),
+                       {"status": "dead", "updated_at": now, "gsi3pk": "DIRS#ST#dead", "last_error": error[:2000]},
+                       condition="#st IN (:queued, :failed) AND #a = :a", names={"#st": "status", "#a": "attempts"},
+                       values={":queued": "queued", ":failed": "failed", ":a": directive.attempts})
+
+    def requeue(self, directive: Directive, now: str) -> Directive:
+        """failed/dead -> queued, back in the outbox so the relay sends it even if the caller dies now."""
+        self.db.update(
+            keys.directive(directive.id),
+            {"status": "queued", "updated_at": now, "gsi3pk": "DIRS#ST#queued", **keys.outbox(directive.id, now)},
+            condition="#st = :st AND #a = :a", names={"#st": "status", "#a": "attempts"},
+            values={":st": directive.status, ":a": directive.attempts}, remove=("lease_until",),
+        )
+        return directive.model_copy(update={"status": "queued", "updated_at": now, "lease_until": None})
 
     def list(self, *, topic: str | None, status: str | None, order_ref: str | None,
              limit: int, cursor: str | None) -> Page:
@@ -91,5 +124,5 @@ def _item(d: Directive) -> dict[str, Any]:
     return {
         **keys.directive(d.id),
         **keys.directive_indexes(d.id, d.topic, d.status, d.order_ref, scope, d.created_at),
-        **d.model_dump(mode="python"),
+        **d.model_dump(mode="python", exclude_none=True),
     }

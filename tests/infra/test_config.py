@@ -41,8 +41,19 @@ def test_empty_variable_counts_as_missing(missing: str) -> None:
 
 
 def test_invalid_value_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="directive_max_receives"):
-        load_settings({**COMPLETE, "OMNIMAN_DIRECTIVE_MAX_RECEIVES": "0"})
+    with pytest.raises(ConfigurationError, match="directive_max_attempts"):
+        load_settings({**COMPLETE, "OMNIMAN_DIRECTIVE_MAX_ATTEMPTS": "0"})
+    with pytest.raises(ConfigurationError, match="directive_topic_max_attempts"):
+        load_settings({**COMPLETE, "OMNIMAN_DIRECTIVE_TOPIC_MAX_ATTEMPTS": "stock.commit"})
+    with pytest.raises(ConfigurationError, match="directive_topic_max_attempts"):
+        load_settings({**COMPLETE, "OMNIMAN_DIRECTIVE_TOPIC_MAX_ATTEMPTS": "stock.commit=21"})
+
+
+def test_attempts_per_topic() -> None:
+    settings = load_settings({**COMPLETE, "OMNIMAN_DIRECTIVE_TOPIC_MAX_ATTEMPTS": "stock.commit=10, a.b=2"})
+    assert settings.max_attempts("stock.commit", handler_default=3) == 10
+    assert settings.max_attempts("other", handler_default=3) == 3
+    assert settings.max_attempts("other") == settings.directive_max_attempts == 5
 
 
 def test_prod_refuses_the_emulator_endpoint() -> None:

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.config import MAX_ATTEMPTS_CAP
 from devstack.resources import deploy, load_template
 from infra.finalize import is_runtime_provided
 
@@ -67,13 +68,14 @@ def test_stack_creates_exactly_the_tables_and_queues_the_stage_names(deployed: d
 def test_worker_queues_fit_the_workers(deployed: dict[str, Any]) -> None:
     stage = deployed["stage"]
     env = stage_env(stage)
-    max_receives = int(env["OMNIMAN_DIRECTIVE_MAX_RECEIVES"])
+    max_attempts = int(env["OMNIMAN_DIRECTIVE_MAX_ATTEMPTS"])
     for worker, var in WORKER_QUEUES.items():
         attrs = deployed["queues"][env[var]]
         timeout = function_setting(stage, worker, "lambda_timeout", 60)
         assert int(attrs["VisibilityTimeout"]) >= 6 * timeout, f"{env[var]}: visibility < 6x {worker} timeout"
-        # The worker marks a directive dead on this receive; SQS must not move it earlier or later.
-        assert int(json.loads(attrs["RedrivePolicy"])["maxReceiveCount"]) == max_receives, env[var]
+        # The worker dead-letters a directive itself after its attempts: SQS must never move it earlier.
+        max_receives = int(json.loads(attrs["RedrivePolicy"])["maxReceiveCount"])
+        assert max_receives > max(max_attempts, MAX_ATTEMPTS_CAP), env[var]
         dlq = json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"].rsplit(":", 1)[1]
         assert int(deployed["queues"][dlq]["MessageRetentionPeriod"]) >= int(attrs["MessageRetentionPeriod"])
 

@@ -112,12 +112,23 @@ def test_a_failed_record_comes_back_after_the_retry_backoff(api, flaky, hub, mon
     assert (back["MessageId"], back["Attributes"]["ApproximateReceiveCount"]) == (message["MessageId"], "2")
 
 
-def test_last_receive_marks_the_directive_dead(api, flaky):
+def dead_letters(queue="directives"):
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"omniman-{STAGE}-{queue}-dlq")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                   VisibilityTimeout=0).get("Messages", [])
+    return [(m["Body"], m["MessageAttributes"]["dead_reason"]["StringValue"]) for m in messages]
+
+
+def test_last_attempt_marks_the_directive_dead_and_moves_it_to_the_dlq(api, flaky):
     _, directive_id = commit_order(api, "flaky")
     last = record(directive_id, receive_count=5)
-    assert invoke(api, sqs_event(last))["batchItemFailures"] == [{"itemIdentifier": last["messageId"]}]
-    assert directive(api, directive_id)["status"] == "dead"
+    # Moved by the worker itself, so the record is settled: SQS must not deliver it again.
+    assert invoke(api, sqs_event(last)) == {"batchItemFailures": []}
+    d = directive(api, directive_id)
+    assert (d["status"], d["last_error"]) == ("dead", "RuntimeError: downstream is down")
     assert [d["id"] for d in api.get("/v1/directives?status=dead").json["items"]] == [directive_id]
+    assert dead_letters() == [(last["body"], "RuntimeError: downstream is down")]
 
 
 def test_partial_batch_reports_only_the_failures(api, web, flaky):
@@ -126,9 +137,13 @@ def test_partial_batch_reports_only_the_failures(api, web, flaky):
     ok, bad, malformed, gone = (record(ok_id), record(bad_id), record(body="not json"),
                                 record("D-DOES-NOT-EXIST"))
     result = invoke(api, sqs_event(ok, bad, malformed, gone))
-    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
-        [bad["messageId"], malformed["messageId"]])
+    assert result["batchItemFailures"] == [{"itemIdentifier": bad["messageId"]}]
     assert directive(api, ok_id)["status"] == "done"
+    # What nothing could ever process goes straight to the dead-letter queue, with the reason.
+    assert sorted(dead_letters()) == sorted([
+        ("not json", "malformed message: expected a JSON object with a directive_id"),
+        (gone["body"], "directive 'D-DOES-NOT-EXIST' does not exist"),
+    ])
 
 
 def test_check_worker_handles_the_checks_queue(api, registry):
@@ -158,7 +173,7 @@ def test_check_worker_handles_the_checks_queue(api, registry):
 
 def test_unsent_directives_are_relayed_from_the_outbox(api, web, hub, monkeypatch):
     # SQS is unreachable at commit time: the commit still succeeds, the directive waits in the outbox.
-    monkeypatch.setitem(hub.queue._urls, "directives", "http://127.0.0.1:9/unreachable")
+    monkeypatch.setitem(hub.queue._urls, hub.settings.directives_queue, "http://127.0.0.1:9/unreachable")
     _, directive_id = commit_order(api, "web")
     monkeypatch.undo()
     assert directive(api, directive_id)["status"] == "queued"
