@@ -186,16 +186,23 @@ def test_order_commit_replay_and_directive_over_http(stack: RunningStack) -> Non
     assert done["result"] == {"sent": True, "via": "log"}
 
 
-def test_directive_worker_records_its_idempotency(stack: RunningStack) -> None:
+def cli(stack: RunningStack, *args: str) -> tuple[int, Any]:
+    """The operator CLI as a user runs it, against the stack's HTTP API."""
+    done = subprocess.run([sys.executable, "-m", "cli", "directives", *args], cwd=ROOT, capture_output=True,  # noqa: S603
+                          env=clean_env(OMNIMAN_API_URL=stack.url), timeout=60, check=False)
+    return done.returncode, json.loads(done.stdout or done.stderr)
+
+
+def test_operator_cli_lists_shows_retries_and_redrives(stack: RunningStack) -> None:
     _, ref = place_order(stack.url, "e2e-order-2")
     done = wait_for(lambda: directive_done(stack.url, ref, "notification.send"), 20, "notification.send done")
-    table = aws_client("dynamodb", stack.emulator_url)
-    ids = [i["id"]["S"] for i in table.scan(TableName="omniman-local-idempotency")["Items"]]
-    assert any(i.startswith("omniman.commit#") for i in ids)
-    # The worker's at-most-once run (I6) leaves a record per directive it ran. In one process (the local stack)
-    # this needs the commit and the worker on separate Powertools persistence layers: a layer keeps the first
-    # key expression it is configured with, and the first caller here is always a commit.
-    assert any(i.startswith("omniman.directive#") for i in ids), (done["id"], ids)
+    assert cli(stack, "list", "--order-ref", ref, "--status", "done") == (0, {"items": [done], "next_cursor": None})
+    assert cli(stack, "show", done["id"]) == (0, done)
+    code, refused = cli(stack, "retry", done["id"])
+    assert (code, refused["error"]["code"]) == (1, "directive_done")
+    assert cli(stack, "redrive", "--max", "5") == (0, {"moved": 0, "dropped": 0, "kept": 0})
+    code, refused = cli(stack, "show", "D-NOPE")
+    assert (code, refused["error"]["code"]) == (1, "directive_not_found")
 
 
 def test_concurrent_commits_with_one_key_make_one_order(stack: RunningStack) -> None:
@@ -362,7 +369,8 @@ def test_failed_ids_follow_lambda_report_batch_item_failures() -> None:
     assert failed_ids("ok", ids) == ids
 
 
-def test_poison_directive_reaches_the_dead_letter_queue(emulator: Emulator, sqs: Any) -> None:
+def test_poison_directive_reaches_the_dead_letter_queue_and_redrive_brings_it_back(emulator: Emulator,
+                                                                                   sqs: Any) -> None:
     from chalicelib.config import load_settings
     from chalicelib.directives import worker
     from chalicelib.domain.clock import now_iso
@@ -370,14 +378,23 @@ def test_poison_directive_reaches_the_dead_letter_queue(emulator: Emulator, sqs:
     from chalicelib.domain.models import Directive
     from chalicelib.domain.registry import registry
     from chalicelib.observability import observe
+    from chalicelib.services.directives import redrive
     from chalicelib.services.hub import build_hub
 
     # Retry base 0: each failed attempt is back at once, so the walk to the dead-letter queue takes seconds.
     hub = build_hub(load_settings({**env_for_stage(POLLER_STAGE), "OMNIMAN_AWS_ENDPOINT_URL": emulator.url,
                                    "OMNIMAN_DIRECTIVE_RETRY_BASE_SECONDS": "0"}), registry)
+    downstream = {"up": False, "runs": 0}
+
+    @registry.register_handler("devstack.poison")
+    def poison(directive: Directive, ctx: Any) -> dict[str, Any]:
+        downstream["runs"] += 1
+        if not downstream["up"]:
+            raise RuntimeError("downstream is down")
+        return {"ok": True}
+
     now = now_iso()
-    # No handler is registered for this topic: every attempt fails, the fifth marks it dead.
-    directive = Directive(id=new_id("D"), topic="devstack.unhandled", queue="checks", created_at=now, updated_at=now)
+    directive = Directive(id=new_id("D"), topic="devstack.poison", queue="checks", created_at=now, updated_at=now)
     hub.db.transact(hub.directives.create_requests([directive]))
     assert hub.queue.dispatch([directive]) == 1
 
@@ -390,18 +407,25 @@ def test_poison_directive_reaches_the_dead_letter_queue(emulator: Emulator, sqs:
     stop = threading.Event()
 
     def in_dlq() -> list[dict[str, Any]]:
-        return sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=0, MaxNumberOfMessages=10,
-                                      AttributeNames=["All"]).get("Messages", [])
+        return sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=0, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                   MessageAttributeNames=["All"]).get("Messages", [])
 
     poller.start(stop)
     try:
         dead = wait_for(in_dlq, 30, "the poison message in the dead-letter queue", interval=0.5)
+        assert [json.loads(m["Body"])["directive_id"] for m in dead] == [directive.id]
+        assert dead[0]["MessageAttributes"]["dead_reason"]["StringValue"] == "RuntimeError: downstream is down"
+        stored = hub.directives.get(directive.id)
+        assert (stored.status, stored.attempts, downstream["runs"]) == ("dead", 5, 5)
+        url = sqs.get_queue_url(QueueName=hub.settings.checks_queue)["QueueUrl"]
+        assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
+
+        downstream["up"] = True
+        assert redrive(hub) == {"moved": 1, "dropped": 0, "kept": 0}
+        wait_for(lambda: hub.directives.get(directive.id).status == "done", 30, "the redriven directive done")
     finally:
         stop.set()
         poller.join(10)
-    assert [json.loads(m["Body"])["directive_id"] for m in dead] == [directive.id]
-    stored = hub.directives.get(directive.id)
-    assert (stored.status, stored.attempts) == ("dead", 5)
-    assert "UnknownTopic" in (stored.last_error or "")
-    url = sqs.get_queue_url(QueueName=hub.settings.checks_queue)["QueueUrl"]
-    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
+        registry.unregister("handler", "devstack.poison")
+    assert downstream["runs"] == 6
+    assert in_dlq() == []

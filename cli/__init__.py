@@ -1,0 +1,1 @@
+"""Operator command line: talks to a running Omniman API (local or deployed) over HTTP."""
