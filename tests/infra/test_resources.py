@@ -163,7 +163,8 @@ def test_iam_policy_is_least_privilege_for_the_stage(stage: str) -> None:
         if service == "sqs":
             assert set(st["Action"]) >= QUEUE_ACTIONS, QUEUE_ACTIONS - set(st["Action"])
     assert granted_tables == tables
-    assert granted_queues == queues
+    # The dead-letter queues too: the worker moves dead directives there and redrive moves them back.
+    assert granted_queues == queues | {f"{q}-dlq" for q in queues}
 
 
 def test_finalize_recognises_runtime_packages() -> None:
