@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
@@ -109,23 +109,26 @@ class Check(Model):
 
 
 class IssueAction(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """A way out of an issue, offered to the client; `id` is what resolve takes (`action` is its old name)."""
 
-    action: str
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("id", "action"))
     label: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class Issue(BaseModel):
+    """Something a check found. A blocking one stops commit until resolved or until the session changes."""
+
     model_config = ConfigDict(extra="allow")
 
     id: str = ""
-    source: str = ""
+    source: str = ""  # the check code; its resolver handles the actions
     code: str
     message: str = ""
     blocking: bool = True
-    line_id: str | None = None
-    sku: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)  # sku, line_id, requested, available, ...
     actions: list[IssueAction] = Field(default_factory=list)
 
 

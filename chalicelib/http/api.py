@@ -98,8 +98,8 @@ def resolve_issue(request: Request, hub: Hub, code: str, key: str) -> Response:
 
 @endpoint
 def write_check(request: Request, hub: Hub, code: str, key: str, check_code: str) -> Response:
-    applied = checks.write_check_from_body(hub, code, key, check_code, wire.body(request))
-    return wire.respond({"applied": applied})
+    outcome = checks.apply_check_result_from_body(hub, code, key, check_code, wire.body(request))
+    return wire.respond({"applied": outcome == "applied"})
 
 
 # --- orders -----------------------------------------------------------------

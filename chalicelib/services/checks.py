@@ -1,8 +1,8 @@
-"""SessionWriteService.write_check: a check result lands only on the rev it was computed for (I13)."""
+"""SessionWriteService.apply_check_result: a check result lands only on the rev it was computed for (I13)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,22 +23,26 @@ class CheckResultBody(BaseModel):
     issues: list[Issue] = Field(default_factory=list)
 
 
-def write_check_from_body(hub: Hub, channel_code: str, session_key: str, check_code: str, body: Any) -> bool:
+CheckOutcome = Literal["applied", "stale"]
+
+
+def apply_check_result_from_body(hub: Hub, channel_code: str, session_key: str, check_code: str,
+                                 body: Any) -> CheckOutcome:
     req = parse(CheckResultBody, body)
-    return write_check(hub, channel_code, session_key, check_code,
-                       expected_rev=req.expected_rev, payload=req.payload, issues=req.issues)
+    return apply_check_result(hub, channel_code, session_key, check_code,
+                              expected_rev=req.expected_rev, payload=req.payload, issues=req.issues)
 
 
-def write_check(hub: Hub, channel_code: str, session_key: str, check_code: str, *,
-                expected_rev: int, payload: dict[str, Any], issues: list[Issue]) -> bool:
-    """Returns whether the result was applied; a result for an older rev is dropped, never merged."""
+def apply_check_result(hub: Hub, channel_code: str, session_key: str, check_code: str, *,
+                       expected_rev: int, payload: dict[str, Any], issues: list[Issue]) -> CheckOutcome:
+    """A result for another rev, or for a session no longer open, is dropped ("stale"), never merged."""
     channel = hub.channels.get(channel_code)
     if check_code not in channel.config.checks:
         raise NotFound(f"channel {channel_code!r} has no check {check_code!r}", code="check_not_found")
     for _ in optimistic():
         session, seq = hub.sessions.get_with_seq(channel_code, session_key)
         if session.state != "open" or session.rev != expected_rev:
-            return False
+            return "stale"
         updated = session.model_copy(deep=True)
         updated.checks[check_code] = Check(rev=expected_rev, payload=payload, at=now_iso())
         # This check's issues replace its earlier ones; other sources' issues stay.
@@ -48,7 +52,7 @@ def write_check(hub: Hub, channel_code: str, session_key: str, check_code: str, 
         ]
         try:
             hub.sessions.save(updated, session, seq)
-            return True
+            return "applied"
         except ConditionFailed:
             continue
     raise AssertionError("unreachable")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt
 
 from ..domain.errors import NotFound, StaleRev, Unprocessable
 from ..domain.models import Session
@@ -17,7 +17,7 @@ class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     issue_id: Annotated[str, Field(min_length=1)]
-    action: Annotated[str, Field(min_length=1)]
+    action_id: Annotated[str, Field(min_length=1, validation_alias=AliasChoices("action_id", "action"))]
     expected_rev: Annotated[StrictInt, Field(ge=0)] | None = None
 
 
@@ -31,13 +31,13 @@ def resolve(hub: Hub, channel_code: str, session_key: str, body: Any, *, if_matc
     issue = next((i for i in session.issues if i.id == req.issue_id), None)
     if issue is None:
         raise NotFound(f"session has no issue {req.issue_id!r}", code="issue_not_found")
-    if req.action not in {a.action for a in issue.actions}:
-        raise Unprocessable(f"issue {issue.id!r} offers no action {req.action!r}", code="unknown_action",
-                            details={"actions": [a.action for a in issue.actions]})
+    action = next((a for a in issue.actions if a.id == req.action_id), None)
+    if action is None:
+        raise Unprocessable(f"issue {issue.id!r} offers no action {req.action_id!r}", code="unknown_action",
+                            details={"actions": [a.id for a in issue.actions]})
     resolver = hub.registry.resolver(issue.source)
     if resolver is None:
         raise Unprocessable(f"no resolver is registered for {issue.source!r} issues", code="no_resolver")
-    action = next(a for a in issue.actions if a.action == req.action)
     ops = resolver(session, issue, action, {"actor": actor})
     # Pinned to the rev the issue was seen at: an issue of an older rev is gone once the session moved.
     return modify.modify(hub, channel_code, session_key, ops, expected_rev=session.rev, actor=actor)

@@ -223,7 +223,7 @@ def test_stale_required_check_refuses_commit(api, stock_channel, hub):
 
 def test_blocking_issues_refuse_commit_and_non_blocking_do_not(api, stock_channel):
     issue = {"code": "insufficient_stock", "message": "only 0 left", "sku": "SHOE", "line_id": "L1",
-             "actions": [{"action": "remove_item", "label": "Remove"}]}
+             "actions": [{"id": "remove_item", "label": "Remove"}]}
     write_check(api, stock_channel, 1, issues=[issue])
     r = api.commit("shop", stock_channel, "c")
     assert (r.status, r.error_code()) == (409, "blocking_issues")
@@ -237,7 +237,7 @@ def test_blocking_issues_refuse_commit_and_non_blocking_do_not(api, stock_channe
 def test_expired_or_unreadable_holds_refuse_commit(api, stock_channel, until):
     write_check(api, stock_channel, 1, payload={"hold_expires_at": until})
     r = api.commit("shop", stock_channel, "c")
-    assert (r.status, r.error_code()) == (409, "holds_expired")
+    assert (r.status, r.error_code()) == (409, "hold_expired")
 
 
 def test_holds_in_the_future_commit(api, stock_channel):
@@ -247,7 +247,7 @@ def test_holds_in_the_future_commit(api, stock_channel):
 
 def test_a_check_landing_during_commit_does_not_fail_it(api, stock_channel, registry, hub):
     """Same rev, new check result: the commit re-reads and commits with the latest checks."""
-    from chalicelib.services.checks import write_check as service_write_check
+    from chalicelib.services.checks import apply_check_result
 
     write_check(api, stock_channel, 1, payload={"seen": "first"})
     landed = []
@@ -255,12 +255,12 @@ def test_a_check_landing_during_commit_does_not_fail_it(api, stock_channel, regi
     @registry.register_validator("late_check", stage="commit")
     def late_check(session, channel, ctx):
         if not landed:
-            landed.append(service_write_check(hub, "shop", stock_channel, "stock", expected_rev=1,
-                                              payload={"seen": "second"}, issues=[]))
+            landed.append(apply_check_result(hub, "shop", stock_channel, "stock", expected_rev=1,
+                                             payload={"seen": "second"}, issues=[]))
 
     registry.track("validator", "late_check")
     r = api.commit("shop", stock_channel, "c")
-    assert (r.status, landed) == (201, [True])
+    assert (r.status, landed) == (201, ["applied"])
     order = api.get(f"/v1/orders/{r.json['order_ref']}").json
     assert order["snapshot"]["checks"]["stock"]["payload"] == {"seen": "second"}
 

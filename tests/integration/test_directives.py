@@ -151,13 +151,13 @@ def test_check_worker_handles_the_checks_queue(api, registry):
 
     @registry.register_handler("test.check")
     def check(directive, ctx):
-        from chalicelib.services.checks import write_check
+        from chalicelib.services.checks import apply_check_result
 
         seen.append(directive.payload["rev"])
-        applied = write_check(ctx.hub, directive.payload["channel_code"], directive.payload["session_key"],
-                              directive.payload["check_code"], expected_rev=directive.payload["rev"],
-                              payload={"ok": True}, issues=[])
-        return {"applied": applied}
+        outcome = apply_check_result(ctx.hub, directive.payload["channel_code"], directive.payload["session_key"],
+                                     directive.payload["check_code"], expected_rev=directive.payload["rev"],
+                                     payload={"ok": True}, issues=[])
+        return {"outcome": outcome}
 
     registry.track("handler", "test.check")
     api.channel("chk", pricing_policy="external", config={
