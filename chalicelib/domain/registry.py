@@ -21,7 +21,11 @@ HOOKS = (
     "directive.completed",
     "directive.failed",
 )
+# State changes whose follow-up directives are written in the same transaction as the change itself.
+REACTION_EVENTS = ("session.abandoned", "order.status_changed")
 Stage = Literal["draft", "commit"]
+# (topic, payload) of a directive a reaction asks for
+DirectiveRequest = tuple[str, dict[str, Any]]
 
 
 def _callable(target: Any, method: str) -> Callable[..., Any]:
@@ -49,6 +53,8 @@ class Registry:
         self._resolvers: dict[str, Callable[..., Any]] = {}
         self._hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOKS}
         self._backends: dict[tuple[str, str], Any] = {}
+        self._reactions: dict[str, dict[str, Callable[..., list[DirectiveRequest]]]] = {
+            event: {} for event in REACTION_EVENTS}
 
     # modifiers: pure transforms of the working session, (session, channel, ctx) -> None
     def register_modifier(self, name: str, order: int = 100) -> Callable[[Any], Any]:
@@ -105,6 +111,21 @@ class Registry:
     def resolver(self, source: str) -> Callable[..., Any] | None:
         return self._resolvers.get(source)
 
+    # reactions: pure, (subject, channel, ctx) -> [(topic, payload)]; their directives are written atomically
+    # with the change (a hook runs after it and could be lost with the process, a reaction cannot)
+    def register_reaction(self, event: str, name: str) -> Callable[[Any], Any]:
+        if event not in self._reactions:
+            raise ValueError(f"unknown reaction event {event!r}; known: {', '.join(REACTION_EVENTS)}")
+
+        def deco(fn: Callable[..., list[DirectiveRequest]]) -> Callable[..., list[DirectiveRequest]]:
+            self._reactions[event][name] = fn
+            return fn
+
+        return deco
+
+    def reactions(self, event: str, *args: Any) -> list[DirectiveRequest]:
+        return [request for fn in self._reactions[event].values() for request in fn(*args)]
+
     # hooks fire after the write they describe has succeeded
     def register_hook(self, event: str) -> Callable[[Any], Any]:
         if event not in self._hooks:
@@ -158,6 +179,9 @@ class Registry:
             self._handler_attempts.pop(name, None)
         elif kind == "resolver":
             self._resolvers.pop(name, None)
+        elif kind == "reaction":
+            for reactions in self._reactions.values():
+                reactions.pop(name, None)
         else:
             raise ValueError(f"cannot unregister {kind!r}")
 

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.clock import now_iso
+from ..domain.ids import new_id
 from ..domain.models import Order, OrderEvent
+from ..domain.reactions import reaction_directives
 from ..domain.status_flow import check_transition, flow_for
 from ..storage.db import ConditionFailed, Page
 from .hub import Hub
@@ -39,7 +41,8 @@ def transition(hub: Hub, ref: str, body: Any, actor: str) -> tuple[Order, OrderE
     req = parse(TransitionBody, body)
     for _ in optimistic(10):
         order = hub.orders.get(ref)
-        check_transition(flow_for(hub.channels.get(order.channel_code)), order.status, req.status)
+        channel = hub.channels.get(order.channel_code)
+        check_transition(flow_for(channel), order.status, req.status)
         now = now_iso()
         after = order.model_copy(deep=True)
         after.status = req.status
@@ -49,10 +52,17 @@ def transition(hub: Hub, ref: str, body: Any, actor: str) -> tuple[Order, OrderE
         after.status_timestamps.setdefault(req.status, now)
         event = OrderEvent(ref=ref, seq=after.event_seq, type="status_changed", actor=actor,
                            from_status=order.status, to_status=req.status, reason=req.reason, at=now)
+        # e.g. stock.release on a cancel: written with the transition, so it cannot be lost
+        requests = hub.registry.reactions("order.status_changed", after, channel, {"from": order.status})
+        directives = reaction_directives(requests, [new_id("D") for _ in requests], now,
+                                         channel_code=order.channel_code, session_key=order.session_key,
+                                         order_ref=order.ref)
         try:
-            hub.db.transact(hub.orders.transition_requests(order, after, event))
+            hub.db.transact([*hub.orders.transition_requests(order, after, event),
+                             *hub.directives.create_requests(directives)])
         except ConditionFailed:
             continue  # moved meanwhile: re-check the flow against its new status
+        hub.queue.dispatch(directives)
         hub.registry.fire("order.status_changed", after, order.status, after.status, actor)
         return after, event
     raise AssertionError("unreachable")

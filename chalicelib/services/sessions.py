@@ -12,6 +12,7 @@ from ..domain.ids import new_id
 from ..domain.limits import JsonObject
 from ..domain.models import Key, Session
 from ..domain.pipeline import ensure_open
+from ..domain.reactions import reaction_directives
 from ..storage.db import ConditionFailed, Page
 from .hub import Hub
 from .retry import optimistic
@@ -55,14 +56,24 @@ def list_sessions(hub: Hub, channel_code: str, state: str | None, limit: int, cu
 
 
 def abandon(hub: Hub, channel_code: str, session_key: str) -> Session:
+    channel = hub.channels.get(channel_code)
     for _ in optimistic():
         session, seq = hub.sessions.get_with_seq(channel_code, session_key)
         ensure_open(session)
         now = now_iso()
         abandoned = session.model_copy(update={"state": "abandoned", "abandoned_at": now, "updated_at": now})
+        # e.g. stock.release: written with the abandon itself, so holds are never left behind
+        requests = hub.registry.reactions("session.abandoned", abandoned, channel, {})
+        directives = reaction_directives(requests, [new_id("D") for _ in requests], now,
+                                         channel_code=channel_code, session_key=session_key)
         try:
-            hub.sessions.save(abandoned, session, seq)
-            return abandoned
+            if directives:
+                hub.db.transact([hub.sessions.save_request(abandoned, session, seq),
+                                 *hub.directives.create_requests(directives)])
+            else:
+                hub.sessions.save(abandoned, session, seq)
         except ConditionFailed:
             continue  # re-read: it was modified, committed or abandoned meanwhile
+        hub.queue.dispatch(directives)
+        return abandoned
     raise AssertionError("unreachable")
