@@ -7,8 +7,9 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
-from chalicelib.http import api
+from chalicelib.http import api, inventory_api
 from chalicelib.http.chalice_app import ThreadSafeChalice
+from chalicelib.inventory.service import sweep_expired_holds
 from chalicelib.observability import observe
 from chalicelib.services.directives import relay_outbox
 
@@ -153,3 +154,40 @@ def check_worker(event: SQSEvent) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="outbox_relay")
 def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
     return observe("schedule", event.context.aws_request_id, lambda: {"relayed": relay_outbox(HUB)})
+
+
+# --- inventory --------------------------------------------------------------------------------------------------
+
+@app.route("/v1/stores", methods=["POST"], content_types=BODY)
+def create_store() -> Response:
+    return inventory_api.create_store(req(), HUB)
+
+
+@app.route("/v1/stores/{code}", methods=["GET"])
+def get_store(code: str) -> Response:
+    return inventory_api.get_store(req(), HUB, code)
+
+
+@app.route("/v1/products", methods=["POST"], content_types=BODY)
+def create_product() -> Response:
+    return inventory_api.create_product(req(), HUB)
+
+
+@app.route("/v1/products/{sku}", methods=["GET"])
+def get_product(sku: str) -> Response:
+    return inventory_api.get_product(req(), HUB, sku)
+
+
+@app.route("/v1/inventory/{store_code}/{sku}", methods=["PUT"], content_types=BODY)
+def put_stock(store_code: str, sku: str) -> Response:
+    return inventory_api.put_stock(req(), HUB, store_code, sku)
+
+
+@app.route("/v1/inventory/{store_code}/{sku}", methods=["GET"])
+def get_stock(store_code: str, sku: str) -> Response:
+    return inventory_api.get_stock(req(), HUB, store_code, sku)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="hold_sweeper")
+def hold_sweeper(event: CloudWatchEvent) -> dict[str, int]:
+    return observe("schedule", event.context.aws_request_id, lambda: sweep_expired_holds(HUB))

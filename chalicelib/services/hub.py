@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from ..config import Settings
 from ..directives.queue import DirectiveQueue
 from ..domain.registry import Registry
+from ..inventory import Inventory
 from ..storage.aws import client
 from ..storage.channels import ChannelStore
 from ..storage.db import Db
@@ -26,6 +27,7 @@ class Hub:
     sessions: SessionStore
     orders: OrderStore
     directives: DirectiveStore
+    inventory: Inventory
     queue: DirectiveQueue
     # Commit's own layer: Powertools configures a layer once, with its first caller's key expression.
     commit_idempotency: DynamoDBPersistenceLayer
@@ -43,6 +45,7 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
         sessions=SessionStore(db),
         orders=OrderStore(db),
         directives=directives,
+        inventory=Inventory(db),
         queue=DirectiveQueue(
             client("sqs", settings.aws_endpoint_url),
             {"directives": settings.directives_queue, "checks": settings.checks_queue},

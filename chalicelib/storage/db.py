@@ -27,6 +27,14 @@ class ConditionFailed(Exception):
         self.reasons = reasons or []
 
 
+class TransactionConflict(ConditionFailed):
+    """Another transaction held one of the items at that moment; like a lost condition, re-read and retry.
+
+    DynamoDB cancels a transaction (or refuses a single write) that collides with one in flight; under load
+    this is routine and must never reach a client as an error.
+    """
+
+
 @dataclass
 class Page:
     items: list[dict[str, Any]]
@@ -113,9 +121,12 @@ class Db:
                 {"code": r.get("Code"), "item": strip_keys(codec.from_item(r["Item"])) if r.get("Item") else None}
                 for r in exc.response.get("CancellationReasons", [])
             ]
-            if not any(r["code"] == "ConditionalCheckFailed" for r in reasons):
-                raise
-            raise ConditionFailed(reasons=reasons) from exc
+            codes = {r["code"] for r in reasons}
+            if "ConditionalCheckFailed" in codes:
+                raise ConditionFailed(reasons=reasons) from exc
+            if "TransactionConflict" in codes:
+                raise TransactionConflict(reasons=reasons) from exc
+            raise
 
     # --- index queries -----------------------------------------------------
 
@@ -206,6 +217,8 @@ def _add_condition(kwargs: dict[str, Any], condition: str | None, names: dict[st
 
 
 def _raise_condition_failed(exc: ClientError) -> None:
+    if exc.response["Error"]["Code"] == "TransactionConflictException":
+        raise TransactionConflict() from exc
     if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
         old = exc.response.get("Item")
         raise ConditionFailed(current=strip_keys(codec.from_item(old)) if old else None) from exc
