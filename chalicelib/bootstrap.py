@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .config import load_settings
-from .contrib import notifications, pricing
+from .contrib import notifications, pricing, stock
 from .domain.registry import registry
 from .observability import register_metrics
 from .services.hub import Hub, build_hub
 
 pricing.register(registry)
 notifications.register(registry)
+stock.register(registry)
 register_metrics(registry)
 
 

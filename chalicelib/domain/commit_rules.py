@@ -113,13 +113,24 @@ def post_commit_directives(order: Order, channel: Channel, ids: list[str], now: 
     ]
 
 
-def check_directives(session: Session, channel: Channel, ids: list[str], now: str) -> list[Directive]:
-    """One directive per configured check, stamped with the rev it must be written back against (I13)."""
+def checks_to_run(channel: Channel, before: Session, after: Session, adds_lines: bool) -> list[str]:
+    """The checks a modify sends: required ones whenever there are (or were) lines, so emptying a session
+    re-runs them too (a stock check then releases its holds); `check_<code>_on_add` ones when lines are added."""
+    if not (before.items or after.items):
+        return []
+    required = set(channel.config.required_checks_on_commit)
+    return [code for code in channel.config.checks
+            if code in required or (adds_lines and getattr(channel.config, f"check_{code}_on_add", False) is True)]
+
+
+def check_directives(session: Session, channel: Channel, codes: list[str], ids: list[str],
+                     now: str) -> list[Directive]:
+    """One directive per check to run, stamped with the rev it must be written back against (I13)."""
     items = [line.model_dump(mode="json") for line in session.items]
     return [
         Directive(
             id=directive_id,
-            topic=check.directive_topic,
+            topic=channel.config.checks[code].directive_topic,
             queue="checks",
             payload={
                 "check_code": code,
@@ -127,12 +138,12 @@ def check_directives(session: Session, channel: Channel, ids: list[str], now: st
                 "session_key": session.session_key,
                 "rev": session.rev,
                 "items": items,
-                "config": check.model_dump(mode="json"),
+                "config": channel.config.checks[code].model_dump(mode="json"),
             },
             channel_code=channel.code,
             session_key=session.session_key,
             created_at=now,
             updated_at=now,
         )
-        for (code, check), directive_id in zip(channel.config.checks.items(), ids, strict=True)
+        for code, directive_id in zip(codes, ids, strict=True)
     ]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..domain import pipeline
 from ..domain.clock import now_iso
-from ..domain.commit_rules import check_directives
+from ..domain.commit_rules import check_directives, checks_to_run
 from ..domain.errors import StaleRev
 from ..domain.ids import new_id
 from ..domain.models import Channel, Session
@@ -50,10 +50,8 @@ def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
             raise StaleRev(session.rev, expected_rev)
         ctx = OpContext(channel=channel, actor=actor, now=now_iso(), prices=_prices(hub, channel, session, ops))
         updated = pipeline.modify(session, ops, ctx, hub.registry)
-        directives = []
-        if updated.items and channel.config.checks:
-            ids = [new_id("D") for _ in channel.config.checks]
-            directives = check_directives(updated, channel, ids, ctx.now)
+        codes = checks_to_run(channel, session, updated, any(op.op == "add_line" for op in ops))
+        directives = check_directives(updated, channel, codes, [new_id("D") for _ in codes], ctx.now)
         try:
             if directives:
                 hub.db.transact([hub.sessions.save_request(updated, session, seq),
