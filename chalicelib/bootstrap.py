@@ -20,4 +20,6 @@ register_metrics(registry)
 def hub() -> Hub:
     settings = load_settings()
     notifications.register_webhook(registry, settings.webhook_secret)
-    return build_hub(settings, registry)
+    built = build_hub(settings, registry)
+    pricing.register_catalog(registry, built.inventory.store)
+    return built

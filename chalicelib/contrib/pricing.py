@@ -8,18 +8,34 @@ from ..domain.models import Channel, Session
 from ..domain.ops import OpContext
 from ..domain.registry import Registry
 from ..domain.totals import reprice
+from ..inventory.store import InventoryStore
 
 
 class ChannelPriceList:
-    """Default price source: the channel's own `config.pricing.prices` map of sku -> unit_price_q.
-
-    A catalog service registers itself as the ("pricing", "default") backend to replace it.
-    """
+    """A channel's own `config.pricing.prices` map of sku -> unit_price_q."""
 
     def prices_for(self, channel: Channel, skus: list[str]) -> dict[str, int]:
         pricing: Any = getattr(channel.config, "pricing", None) or {}
         prices = pricing.get("prices", {}) if isinstance(pricing, dict) else {}
         return {sku: int(prices[sku]) for sku in skus if isinstance(prices.get(sku), int)}
+
+
+class CatalogPrices:
+    """Default price source: the channel's price list where it names the sku, else the catalog's `price_q`.
+
+    Register another ("pricing", "default") backend (an ERP, a promotions engine) to replace it.
+    """
+
+    def __init__(self, catalog: InventoryStore):
+        self.catalog = catalog
+        self.channel_prices = ChannelPriceList()
+
+    def prices_for(self, channel: Channel, skus: list[str]) -> dict[str, int]:
+        prices = self.channel_prices.prices_for(channel, skus)
+        rest = [sku for sku in skus if sku not in prices]
+        if rest:
+            prices |= {sku: product.price_q for sku, product in self.catalog.products(rest).items()}
+        return prices
 
 
 def internal_pricing(session: Session, channel: Channel, ctx: OpContext) -> None:
@@ -36,3 +52,7 @@ def internal_pricing(session: Session, channel: Channel, ctx: OpContext) -> None
 def register(registry: Registry) -> None:
     registry.register_backend("pricing", "default", ChannelPriceList())
     registry.register_modifier("pricing.internal", order=10)(internal_pricing)
+
+
+def register_catalog(registry: Registry, catalog: InventoryStore) -> None:
+    registry.register_backend("pricing", "default", CatalogPrices(catalog))

@@ -50,6 +50,11 @@ class InventoryStore:
         item = self.db.get(keys.product(sku))
         return Product.model_validate(item) if item else None
 
+    def products(self, skus: list[str]) -> dict[str, Product]:
+        """The catalog entries of `skus` that exist, in one batch read."""
+        return {p.sku: p for p in (Product.model_validate(i) for i in self.db.batch_get(
+            [keys.product(sku) for sku in dict.fromkeys(skus)]))}
+
     # --- stock rows ----------------------------------------------------------
 
     def get_stock(self, store_code: str, sku: str) -> StockLevel | None:

@@ -53,6 +53,17 @@ class Db:
         item = resp.get("Item")
         return strip_keys(codec.from_item(item)) if item else None
 
+    def batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """The items that exist among `keys` (any order), 100 keys per request, unprocessed keys re-asked."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            pending: list[dict[str, Any]] = [codec.to_item(k) for k in keys[start:start + 100]]
+            while pending:
+                resp = self.client.batch_get_item(RequestItems={self.table: {"Keys": pending}})
+                found += [strip_keys(codec.from_item(i)) for i in resp.get("Responses", {}).get(self.table, [])]
+                pending = resp.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        return found
+
     def put(self, item: dict[str, Any], condition: str | None = None,
             names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> None:
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": codec.to_item(item)}
