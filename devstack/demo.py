@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.errors import Conflict
+from chalicelib.inventory import service as inventory
 from chalicelib.services import channels
 from chalicelib.services.hub import Hub
 
@@ -22,6 +23,14 @@ MARKETPLACE_FLOW = {
     "terminal_statuses": ["delivered", "cancelled", "failed"],
 }
 
+# The catalog and the shelf of the `shop` channel: internal prices from the catalog, stock held per session.
+STORE = {"code": "main", "name": "Main store", "location": "Local"}
+PRODUCTS = [
+    {"sku": "SHOE", "name": "Running shoe", "price_q": 8900, "category": "shoes", "on_hand": 10},
+    {"sku": "SOCK", "name": "Sock pack", "price_q": 1200, "category": "accessories", "on_hand": 50},
+    {"sku": "CAP", "name": "Cap", "price_q": 1900, "category": "accessories", "on_hand": 2},
+]
+
 CHANNELS: list[dict[str, Any]] = [
     {
         "code": "pos", "name": "Point of sale", "pricing_policy": "internal", "edit_policy": "open",
@@ -35,11 +44,20 @@ CHANNELS: list[dict[str, Any]] = [
         "code": "marketplace", "name": "Marketplace", "pricing_policy": "external", "edit_policy": "locked",
         "config": {"order_flow": MARKETPLACE_FLOW},
     },
+    {
+        "code": "shop", "name": "Shop with stock", "pricing_policy": "internal", "edit_policy": "open",
+        "config": {
+            "checks": {"stock": {"directive_topic": "stock.hold", "hold_ttl_minutes": 15, "store_code": "main"}},
+            "required_checks_on_commit": ["stock"],
+            "post_commit_directives": ["stock.commit", "notification.send"],
+        },
+    },
 ]
 
 
 def seed(hub: Hub) -> list[str]:
-    """Creates the demo channels that do not exist yet; returns the codes it created."""
+    """Creates the demo catalog, stock and channels that do not exist yet; returns the channel codes it created."""
+    _seed_inventory(hub)
     created = []
     for body in CHANNELS:
         try:
@@ -50,3 +68,15 @@ def seed(hub: Hub) -> list[str]:
             continue  # an earlier run (or the user) made it: leave it as it is
         created.append(body["code"])
     return created
+
+
+def _seed_inventory(hub: Hub) -> None:
+    try:
+        inventory.create_store(hub, STORE)
+    except Conflict as exc:
+        if exc.code != "store_exists":
+            raise
+        return  # seeded by an earlier run: stock may have moved since, leave it
+    for product in PRODUCTS:
+        inventory.create_product(hub, {k: v for k, v in product.items() if k != "on_hand"})
+        inventory.set_on_hand(hub, STORE["code"], product["sku"], {"on_hand": product["on_hand"]})

@@ -29,7 +29,7 @@ from .server import ApiServer
 
 log = logging.getLogger("devstack")
 
-RELAY_EVERY_SECONDS = 10
+SCHEDULE_EVERY_SECONDS = 10
 JOIN_TIMEOUT_SECONDS = 15
 
 
@@ -98,11 +98,19 @@ def start(stack: Stack, stop: threading.Event) -> str:
             log.info("outbox relay re-sent %s directive(s)", result["relayed"])
         return result
 
+    def hold_sweeper(event: dict[str, Any], context: Any) -> Any:
+        result = app_module.hold_sweeper(event, context)
+        if isinstance(result, dict) and result.get("released"):
+            log.info("hold sweeper gave back %s expired hold(s)", result["released"])
+        return result
+
     region = boto3.session.Session().region_name or env["AWS_DEFAULT_REGION"]
-    relay = Every(RELAY_EVERY_SECONDS, function("outbox_relay", outbox_relay, environment.STAGE), region)
-    relay.start(stop)
-    stack.on_stop("outbox relay", _joiner(relay))
-    workers.append(f"outbox relay every {RELAY_EVERY_SECONDS} s")
+    for name, handler, label in (("outbox_relay", outbox_relay, "outbox relay"),
+                                 ("hold_sweeper", hold_sweeper, "hold sweeper")):
+        schedule = Every(SCHEDULE_EVERY_SECONDS, function(name, handler, environment.STAGE), region)
+        schedule.start(stop)
+        stack.on_stop(label, _joiner(schedule))
+        workers.append(f"{label} every {SCHEDULE_EVERY_SECONDS} s")
 
     return summary.render(api.url, target.description, workers, [c["code"] for c in CHANNELS], target.embedded)
 

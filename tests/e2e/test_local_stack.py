@@ -154,7 +154,7 @@ def test_stack_is_up_with_the_local_stage_and_the_demo_channels(stack: RunningSt
     channels = http("GET", f"{stack.url}/v1/channels")
     assert channels.status == 200
     by_code = {c["code"]: c for c in channels.json["items"]}
-    assert {"pos", "web", "marketplace"} <= set(by_code)
+    assert {"pos", "web", "marketplace", "shop"} <= set(by_code)
     assert by_code["pos"]["pricing_policy"] == "internal"
     assert by_code["marketplace"]["edit_policy"] == "locked"
     assert by_code["marketplace"]["config"]["order_flow"]["initial_status"] == "pending"
@@ -203,6 +203,26 @@ def test_operator_cli_lists_shows_retries_and_redrives(stack: RunningStack) -> N
     assert cli(stack, "redrive", "--max", "5") == (0, {"moved": 0, "dropped": 0, "kept": 0})
     code, refused = cli(stack, "show", "D-NOPE")
     assert (code, refused["error"]["code"]) == (1, "directive_not_found")
+
+
+def test_shop_holds_stock_commits_and_deducts_it(stack: RunningStack) -> None:
+    url, key = stack.url, "e2e-shop-1"
+    assert http("POST", f"{url}/v1/channels/shop/sessions", {"session_key": key}).status == 201
+    modified = http("POST", f"{url}/v1/channels/shop/sessions/{key}/modify",
+                    {"ops": [{"op": "add_line", "sku": "SHOE", "qty": 2}]})
+    assert modified.json["pricing"]["total_q"] == 17800  # the catalog price, 8900
+
+    def held() -> dict[str, Any] | None:
+        return http("GET", f"{url}/v1/channels/shop/sessions/{key}").json["checks"].get("stock")
+
+    check = wait_for(held, 20, "the stock check written by the check worker")
+    assert (check["rev"], check["payload"]["holds"][0]["qty"]) == (1, "2")
+    assert http("GET", f"{url}/v1/inventory/main/SHOE").json["reserved"] == "2"
+    committed = http("POST", f"{url}/v1/channels/shop/sessions/{key}/commit", {}, {"Idempotency-Key": key})
+    assert committed.status == 201, committed.json
+    wait_for(lambda: directive_done(url, committed.json["order_ref"], "stock.commit"), 20, "stock.commit done")
+    level = http("GET", f"{url}/v1/inventory/main/SHOE").json
+    assert (level["on_hand"], level["reserved"], level["available"]) == ("8", "0", "8")
 
 
 def test_concurrent_commits_with_one_key_make_one_order(stack: RunningStack) -> None:
