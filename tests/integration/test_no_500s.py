@@ -33,6 +33,8 @@ def routes(ref):
         ("POST", "/v1/channels/pos/sessions/OPEN/modify"), ("POST", "/v1/channels/pos/sessions/OPEN/commit"),
         ("POST", "/v1/channels/pos/sessions/OPEN/resolve"), ("POST", "/v1/channels/pos/sessions/OPEN/abandon"),
         ("POST", "/v1/channels/pos/sessions/OPEN/checks/stock"), ("POST", f"/v1/orders/{ref}/transition"),
+        ("POST", "/v1/directives/D-X/retry"), ("POST", "/v1/directives/redrive"), ("POST", "/v1/stores"),
+        ("POST", "/v1/products"), ("PUT", "/v1/inventory/main/COFFEE"),
     ]
 
 
@@ -51,7 +53,7 @@ def test_junk_bodies_never_500(api, world, body):
                                    "?state=%00", "?status=" + "x" * 3000, "?channel=%FF", "?topic=a&order_ref=b"])
 def test_junk_parameters_never_500(api, world, query):
     for path in ("/v1/channels", "/v1/channels/pos/sessions", "/v1/orders", f"/v1/orders/{world}/events",
-                 "/v1/directives"):
+                 "/v1/directives", "/v1/inventory/main/COFFEE", "/v1/products/COFFEE", "/v1/stores/main"):
         r = api.get(path + query)
         assert r.status < 500, (path, query, r.body)
 

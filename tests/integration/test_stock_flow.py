@@ -195,3 +195,17 @@ def test_no_oversell_when_32_sessions_race_for_the_last_10(shop, api):
         assert api.commit(SHOP, key, f"k-{key}").error_code() == "blocking_issues"
     run_queued(api, "stock.commit")
     assert stock(api, "SHOE") == ("0", "0", "0")
+
+
+def test_check_stock_on_add_holds_for_channels_that_do_not_require_it(api):
+    api.post("/v1/stores", {"code": "main", "name": "Main"})
+    api.post("/v1/products", {"sku": "SHOE", "name": "Shoe", "price_q": 5000})
+    stock_levels({"SHOE": 5}, api)
+    api.channel("kiosk", pricing_policy="internal", config={
+        "checks": {"stock": {"directive_topic": "stock.hold"}}, "check_stock_on_add": True})
+    api.session("kiosk", "S")
+    api.modify("kiosk", "S", {"op": "add_line", "sku": "SHOE", "qty": 1})
+    api.modify("kiosk", "S", {"op": "set_qty", "line_id": "L1", "qty": 2})  # not an add: no hold
+    assert len(api.get("/v1/directives?topic=stock.hold").json["items"]) == 1
+    # Not required: the session commits without waiting for the check.
+    assert api.commit("kiosk", "S", "k").status == 201
