@@ -17,7 +17,8 @@ from typing import Any
 from ..directives.contract import DirectiveContext, PermanentFailure
 from ..domain.models import Channel, Directive, Issue, IssueAction, Line, Order, Session
 from ..domain.registry import DirectiveRequest, Registry
-from ..inventory.backend import InsufficientStock, LapsedHoldUnavailable, StockBackend, UnknownSku
+from ..inventory.backend import StockBackend
+from ..inventory.errors import InsufficientStock, LapsedHoldUnavailable, UnknownSku
 from ..inventory.models import Hold, Shortage
 from ..services.checks import apply_check_result
 from ..services.hub import Hub

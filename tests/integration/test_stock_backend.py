@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.inventory import service
-from chalicelib.inventory.backend import (
-    MAX_HOLD_SKUS,
+from chalicelib.inventory.backend import MAX_HOLD_SKUS
+from chalicelib.inventory.errors import (
     BelowReserved,
     HoldsCommitted,
     InsufficientStock,
