@@ -118,7 +118,7 @@ class InventoryStore:
         """The owner's record and all its hold items, strongly consistent (they are what the writes check)."""
         head: HoldOwner | None = None
         holds: list[Hold] = []
-        for item in self._query("pk", keys.holds_partition(owner), consistent=True):
+        for item in self.db.query_all("pk", keys.holds_partition(owner), consistent=True):
             if item["sk"] == keys.OWNER_SK:
                 head = HoldOwner.model_validate(strip_keys(item))
             elif item["sk"].startswith(keys.HOLD_SK_PREFIX):
@@ -131,13 +131,13 @@ class InventoryStore:
 
     def expired_holds_of(self, store_code: str, sku: str, now: str, limit: int = QUERY_PAGE) -> list[Hold]:
         """Live holds of one (store, sku) expired at `now`, oldest first (sparse index gsi1)."""
-        items = self._query("gsi1pk", keys.sku_holds_partition(store_code, sku), index="gsi1",
+        items = self.db.query_all("gsi1pk", keys.sku_holds_partition(store_code, sku), index="gsi1",
                             sk_attr="gsi1sk", sk_below=keys.expired_bound(now), limit=limit)
         return [Hold.model_validate(strip_keys(i)) for i in items]
 
     def expired_holds(self, now: str, limit: int) -> list[Hold]:
         """Live holds of every store expired at `now`, oldest first (sparse index gsi2): the sweeper's work."""
-        items = self._query("gsi2pk", keys.LIVE_HOLDS, index="gsi2", sk_attr="gsi2sk",
+        items = self.db.query_all("gsi2pk", keys.LIVE_HOLDS, index="gsi2", sk_attr="gsi2sk",
                             sk_below=keys.expired_bound(now), limit=limit)
         return [Hold.model_validate(strip_keys(i)) for i in items]
 
@@ -182,39 +182,6 @@ class InventoryStore:
             write()
         except TransactionConflict as exc:
             raise Contended() from exc
-
-    # --- queries -------------------------------------------------------------
-
-    def _query(self, pk_attr: str, pk: str, *, index: str | None = None, sk_attr: str | None = None,
-               sk_below: str | None = None, consistent: bool = False, limit: int | None = None
-               ) -> list[dict[str, Any]]:
-        """Every page of one partition (up to `limit` items), keys kept so callers can tell item kinds apart."""
-        names = {"#pk": pk_attr}
-        values: dict[str, Any] = {":pk": pk}
-        condition = "#pk = :pk"
-        if sk_attr and sk_below is not None:
-            names["#sk"] = sk_attr
-            values[":below"] = sk_below
-            condition += " AND #sk < :below"
-        kwargs: dict[str, Any] = {
-            "TableName": self.db.table,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": codec.to_item(values),
-        }
-        if index:
-            kwargs["IndexName"] = index
-        if consistent:
-            kwargs["ConsistentRead"] = True
-        items: list[dict[str, Any]] = []
-        while True:
-            page_size = QUERY_PAGE if limit is None else min(QUERY_PAGE, limit - len(items))
-            resp = self.db.client.query(**kwargs, Limit=page_size)
-            items.extend(codec.from_item(i) for i in resp.get("Items", []))
-            last = resp.get("LastEvaluatedKey")
-            if not last or (limit is not None and len(items) >= limit):
-                return items
-            kwargs["ExclusiveStartKey"] = last
 
 
 def stock_level(item: dict[str, Any]) -> StockLevel:

@@ -177,6 +177,41 @@ class Db:
         return Page(items, encode_cursor(last, scope) if last else None)
 
 
+    def query_all(self, pk_attr: str, pk: str, *, index: str | None = None, sk_attr: str | None = None,
+                  sk_below: str | None = None, consistent: bool = False, limit: int | None = None,
+                  page_size: int = 200) -> list[dict[str, Any]]:
+        """Every page of one partition (up to `limit` items), for internal reads that need all of it.
+
+        Key attributes are kept, so callers can tell item kinds in one partition apart.
+        """
+        names = {"#pk": pk_attr}
+        values: dict[str, Any] = {":pk": pk}
+        condition = "#pk = :pk"
+        if sk_attr and sk_below is not None:
+            names["#sk"] = sk_attr
+            values[":below"] = sk_below
+            condition += " AND #sk < :below"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": codec.to_item(values),
+        }
+        if index:
+            kwargs["IndexName"] = index
+        if consistent:
+            kwargs["ConsistentRead"] = True
+        items: list[dict[str, Any]] = []
+        while True:
+            size = page_size if limit is None else min(page_size, limit - len(items))
+            resp = self.client.query(**kwargs, Limit=size)
+            items.extend(codec.from_item(i) for i in resp.get("Items", []))
+            last = resp.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items
+            kwargs["ExclusiveStartKey"] = last
+
+
 def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in KEY_ATTRS}
 
