@@ -132,13 +132,13 @@ class InventoryStore:
     def expired_holds_of(self, store_code: str, sku: str, now: str, limit: int = QUERY_PAGE) -> list[Hold]:
         """Live holds of one (store, sku) expired at `now`, oldest first (sparse index gsi1)."""
         items = self.db.query_all("gsi1pk", keys.sku_holds_partition(store_code, sku), index="gsi1",
-                            sk_attr="gsi1sk", sk_below=keys.expired_bound(now), limit=limit)
+                                  sk_before=("gsi1sk", keys.expired_bound(now)), limit=limit)
         return [Hold.model_validate(strip_keys(i)) for i in items]
 
     def expired_holds(self, now: str, limit: int) -> list[Hold]:
         """Live holds of every store expired at `now`, oldest first (sparse index gsi2): the sweeper's work."""
-        items = self.db.query_all("gsi2pk", keys.LIVE_HOLDS, index="gsi2", sk_attr="gsi2sk",
-                            sk_below=keys.expired_bound(now), limit=limit)
+        items = self.db.query_all("gsi2pk", keys.LIVE_HOLDS, index="gsi2",
+                                  sk_before=("gsi2sk", keys.expired_bound(now)), limit=limit)
         return [Hold.model_validate(strip_keys(i)) for i in items]
 
     def put_hold(self, hold: Hold, read_ver: int | None) -> dict[str, Any]:

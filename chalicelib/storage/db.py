@@ -146,8 +146,44 @@ class Db:
               sk_before: tuple[str, str] | None = None, filter_expression: str | None = None,
               filter_names: dict[str, str] | None = None, filter_values: dict[str, Any] | None = None) -> Page:
         scope = f"{index}|{pk_value}|{sk_prefix}|{sk_before}|{filter_expression}|{filter_values}"
+        kwargs = self._query_request(pk_attr, pk_value, index, sk_prefix, sk_before, filter_names, filter_values)
+        kwargs.update(Limit=limit, ScanIndexForward=not newest_first)
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, scope)
+        resp = self.client.query(**kwargs)
+        items = [strip_keys(codec.from_item(i)) for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return Page(items, encode_cursor(last, scope) if last else None)
+
+
+    def query_all(self, pk_attr: str, pk: str, *, index: str | None = None,
+                  sk_before: tuple[str, str] | None = None, consistent: bool = False, limit: int | None = None,
+                  page_size: int = 200) -> list[dict[str, Any]]:
+        """Every page of one partition (up to `limit` items), for internal reads that need all of it.
+
+        Key attributes are kept, so callers can tell item kinds in one partition apart.
+        """
+        kwargs = self._query_request(pk_attr, pk, index, None, sk_before)
+        if consistent:
+            kwargs["ConsistentRead"] = True
+        items: list[dict[str, Any]] = []
+        while True:
+            size = page_size if limit is None else min(page_size, limit - len(items))
+            resp = self.client.query(**kwargs, Limit=size)
+            items.extend(codec.from_item(i) for i in resp.get("Items", []))
+            last = resp.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items
+            kwargs["ExclusiveStartKey"] = last
+
+
+    def _query_request(self, pk_attr: str, pk: str, index: str | None, sk_prefix: tuple[str, str] | None,
+                       sk_before: tuple[str, str] | None, filter_names: dict[str, str] | None = None,
+                       filter_values: dict[str, Any] | None = None) -> dict[str, Any]:
         names = {"#pk": pk_attr, **(filter_names or {})}
-        values: dict[str, Any] = {":pk": pk_value, **(filter_values or {})}
+        values: dict[str, Any] = {":pk": pk, **(filter_values or {})}
         condition = "#pk = :pk"
         if sk_prefix:
             names["#sk"] = sk_prefix[0]
@@ -162,54 +198,10 @@ class Db:
             "KeyConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": codec.to_item(values),
-            "Limit": limit,
-            "ScanIndexForward": not newest_first,
         }
         if index:
             kwargs["IndexName"] = index
-        if filter_expression:
-            kwargs["FilterExpression"] = filter_expression
-        if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, scope)
-        resp = self.client.query(**kwargs)
-        items = [strip_keys(codec.from_item(i)) for i in resp.get("Items", [])]
-        last = resp.get("LastEvaluatedKey")
-        return Page(items, encode_cursor(last, scope) if last else None)
-
-
-    def query_all(self, pk_attr: str, pk: str, *, index: str | None = None, sk_attr: str | None = None,
-                  sk_below: str | None = None, consistent: bool = False, limit: int | None = None,
-                  page_size: int = 200) -> list[dict[str, Any]]:
-        """Every page of one partition (up to `limit` items), for internal reads that need all of it.
-
-        Key attributes are kept, so callers can tell item kinds in one partition apart.
-        """
-        names = {"#pk": pk_attr}
-        values: dict[str, Any] = {":pk": pk}
-        condition = "#pk = :pk"
-        if sk_attr and sk_below is not None:
-            names["#sk"] = sk_attr
-            values[":below"] = sk_below
-            condition += " AND #sk < :below"
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": codec.to_item(values),
-        }
-        if index:
-            kwargs["IndexName"] = index
-        if consistent:
-            kwargs["ConsistentRead"] = True
-        items: list[dict[str, Any]] = []
-        while True:
-            size = page_size if limit is None else min(page_size, limit - len(items))
-            resp = self.client.query(**kwargs, Limit=size)
-            items.extend(codec.from_item(i) for i in resp.get("Items", []))
-            last = resp.get("LastEvaluatedKey")
-            if not last or (limit is not None and len(items) >= limit):
-                return items
-            kwargs["ExclusiveStartKey"] = last
+        return kwargs
 
 
 def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
