@@ -10,22 +10,23 @@ def with_issue(api, registry):
     registry.register_handler("test.stock")(lambda directive, ctx: {})
     registry.track("handler", "test.stock")
 
-    @registry.register_resolver("stock")
+    # Its own source name: the stock contrib's real "stock" resolver must survive this test.
+    @registry.register_resolver("shelf")
     def stock_resolver(session, issue, action, ctx):
         if action.id == "adjust_qty":
             return [{"op": "set_qty", "line_id": issue.context["line_id"], "qty": action.params["qty"]}]
         return [{"op": "remove_line", "line_id": issue.context["line_id"]}]
 
-    registry.track("resolver", "stock")
+    registry.track("resolver", "shelf")
     api.channel("shop", pricing_policy="external", config={
-        "checks": {"stock": {"directive_topic": "test.stock"}}, "required_checks_on_commit": ["stock"]})
+        "checks": {"shelf": {"directive_topic": "test.stock"}}, "required_checks_on_commit": ["shelf"]})
     api.session("shop", "S")
     api.modify("shop", "S", {"op": "add_line", "sku": "SHOE", "qty": 5, "unit_price_q": 100})
-    api.post("/v1/channels/shop/sessions/S/checks/stock", {"expected_rev": 1, "issues": [{
+    api.post("/v1/channels/shop/sessions/S/checks/shelf", {"expected_rev": 1, "issues": [{
         "code": "insufficient_stock", "context": {"line_id": "L1"}, "message": "only 2 left",
         "actions": [{"id": "adjust_qty", "label": "Adjust to 2", "params": {"qty": 2}},
                     {"id": "remove_item", "label": "Remove"}]}]})
-    return "stock-1"
+    return "shelf-1"
 
 
 def resolve(api, body, **kw):
@@ -52,7 +53,7 @@ def test_resolve_errors(api, with_issue):
 
 
 def test_issue_of_a_source_without_resolver_is_422(api, with_issue, registry):
-    registry.unregister("resolver", "stock")
+    registry.unregister("resolver", "shelf")
     r = resolve(api, {"issue_id": with_issue, "action": "remove_item"})
     assert (r.status, r.error_code()) == (422, "no_resolver")
 
