@@ -18,7 +18,14 @@ from ..directives.contract import DirectiveContext, PermanentFailure
 from ..domain.models import Channel, Directive, Issue, IssueAction, Line, Order, Session
 from ..domain.registry import DirectiveRequest, Registry
 from ..inventory.backend import StockBackend
-from ..inventory.errors import InsufficientStock, LapsedHoldUnavailable, UnknownSku
+from ..inventory.errors import (
+    HoldsCommitted,
+    InsufficientStock,
+    LapsedHoldUnavailable,
+    StaleHoldRequest,
+    TooManySkus,
+    UnknownSku,
+)
 from ..inventory.models import Hold, Shortage
 from ..services.checks import apply_check_result
 from ..services.hub import Hub
@@ -60,15 +67,22 @@ def hold(directive: Directive, ctx: DirectiveContext, registry: Registry) -> dic
     payload: dict[str, Any] = {"store_code": store_code, "holds": []}
     issues: list[Issue] = []
     try:
+        # Fenced by the rev: a delivery for an older rev arriving late cannot replace a newer rev's holds.
         holds = stock.create_holds(store_code, who, [{"sku": line.sku, "qty": line.qty} for line in lines],
-                                   ttl_minutes=int(config.get("hold_ttl_minutes", 15)))
+                                   ttl_minutes=int(config.get("hold_ttl_minutes", 15)), fence=rev)
         payload["holds"] = [_hold_json(h) for h in holds]
         payload["hold_expires_at"] = min((h.expires_at for h in holds), default=None)
+    except (StaleHoldRequest, HoldsCommitted):
+        # A newer rev's holds exist, or the session became an order meanwhile: this rev's result is moot.
+        return {"outcome": "stale", "held": 0, "issues": []}
     except InsufficientStock as exc:
         issues = [shortage_issue(check_code, s, lines) for s in exc.shortages]
         payload["shortages"] = [s.model_dump(mode="json") for s in exc.shortages]
     except UnknownSku as exc:
         issues = [unknown_issue(check_code, sku, lines) for sku in exc.skus]
+    except TooManySkus as exc:
+        issues = [Issue(id=f"{check_code}:too_many_skus", source=check_code, code="too_many_skus", blocking=True,
+                        message=exc.message, context=exc.details)]
     outcome = apply_check_result(ctx.hub, channel_code, session_key, check_code, expected_rev=rev, payload=payload,
                                  issues=issues)
     if outcome == "stale" and ctx.hub.sessions.get(channel_code, session_key).state == "abandoned":

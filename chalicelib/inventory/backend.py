@@ -22,7 +22,15 @@ from ..domain.ids import new_id
 from ..services.retry import optimistic
 from ..services.validation import parse
 from ..storage.db import ConditionFailed
-from .errors import BelowReserved, HoldsCommitted, InsufficientStock, LapsedHoldUnavailable, TooManySkus, UnknownSku
+from .errors import (
+    BelowReserved,
+    HoldsCommitted,
+    InsufficientStock,
+    LapsedHoldUnavailable,
+    StaleHoldRequest,
+    TooManySkus,
+    UnknownSku,
+)
 from .models import SKU_PATTERN, Availability, Hold, HoldLine, HoldOwner, Shortage, SkuAvailability, StockLevel
 from .store import Contended, InventoryStore
 
@@ -46,7 +54,7 @@ class StockBackend(Protocol):
                            now: When = None) -> Availability: ...
 
     def create_holds(self, store_code: str, owner: str, items: Sequence[Mapping[str, Any]],
-                     ttl_minutes: int = 15, now: When = None) -> list[Hold]: ...
+                     ttl_minutes: int = 15, now: When = None, fence: int | None = None) -> list[Hold]: ...
 
     def release_holds(self, owner: str, now: When = None) -> int: ...
 
@@ -94,8 +102,13 @@ class DynamoStockBackend:
     # --- holds ---------------------------------------------------------------
 
     def create_holds(self, store_code: str, owner: str, items: Sequence[Mapping[str, Any]],
-                     ttl_minutes: int = 15, now: When = None) -> list[Hold]:
-        """Holds exactly `items` for `owner`, all or nothing, replacing whatever the owner held before."""
+                     ttl_minutes: int = 15, now: When = None, fence: int | None = None) -> list[Hold]:
+        """Holds exactly `items` for `owner`, all or nothing, replacing whatever the owner held before.
+
+        With a `fence` (e.g. the session rev the items come from), a request whose fence is below the one the
+        current set was made for raises StaleHoldRequest: deliveries that arrive out of order cannot
+        put back an older set. The owner record's `ver` condition makes the comparison race-free.
+        """
         owner = _owner(owner)
         wanted, malformed = aggregate(items)
         if malformed:
@@ -112,7 +125,10 @@ class DynamoStockBackend:
         for _ in optimistic(attempts=ATTEMPTS):
             head, holds = self.store.owner_state(owner)
             _refuse_if_committed(owner, head)
-            plan = _HoldPlan(self.store, store_code, owner, wanted, head, holds, at, expires_at)
+            if fence is not None and head is not None and head.fence > fence:
+                raise StaleHoldRequest(owner, fence, head.fence)
+            plan = _HoldPlan(self.store, store_code, owner, wanted, head, holds, at, expires_at,
+                             max(fence or 0, head.fence if head else 0))
             if len(plan.writes) > MAX_TRANSACTION_WRITES:
                 raise TooManySkus(
                     f"replacing {owner!r}'s holds takes {len(plan.writes)} writes, over the "
@@ -349,10 +365,10 @@ class _HoldPlan:
     """The one transaction that makes the owner's holds exactly `wanted`: per-sku net deltas, dropped skus released."""
 
     def __init__(self, store: InventoryStore, store_code: str, owner: str, wanted: dict[str, Decimal],
-                 head: HoldOwner | None, holds: list[Hold], at: str, expires_at: str):
+                 head: HoldOwner | None, holds: list[Hold], at: str, expires_at: str, fence: int):
         live = {(h.store_code, h.sku): h for h in holds if h.status == "held"}
         stored = {(h.store_code, h.sku): h for h in holds}
-        new_head = _next_head(owner, head, at, status="held")
+        new_head = _next_head(owner, head, at, status="held", fence=fence)
         new_head = new_head.model_copy(update={"set_seq": new_head.set_seq + 1})
         self.writes: list[dict[str, Any]] = [store.put_owner(new_head, _ver(head))]
         self.reserving: dict[int, str] = {}  # write position -> sku, for reading cancellation reasons

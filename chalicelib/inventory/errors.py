@@ -72,3 +72,13 @@ class BelowReserved(Conflict):
             details={"store_code": level.store_code, "sku": level.sku, "on_hand": on_hand,
                      "reserved": level.reserved},
         )
+
+
+class StaleHoldRequest(Conflict):
+    """A newer hold set (a higher fence) exists already: this late request changed nothing."""
+
+    code = "stale_hold_request"
+
+    def __init__(self, owner: str, fence: int, current: int):
+        super().__init__(f"{owner!r} already holds for fence {current}, newer than {fence}",
+                         details={"owner": owner, "fence": fence, "current_fence": current})

@@ -91,6 +91,9 @@ class HoldOwner(Model):
     ver: int
     updated_at: str
     order_ref: str | None = None
+    # The highest fence a hold set was made for (the stock contrib passes the session rev): a request that
+    # arrives late with a lower one must not replace the newer set.
+    fence: int = 0
 
 
 class HoldLine(BaseModel):

@@ -366,3 +366,15 @@ def test_holds_racing_a_recount_keep_the_books_consistent(stock, hub):
     held = sum(isinstance(r, list) for r in results)
     _, reserved, available = stored(hub, "A")
     assert reserved == held and available >= 0
+
+
+def test_a_lower_fence_never_replaces_a_newer_hold_set(stock, hub):
+    from chalicelib.inventory.errors import StaleHoldRequest
+
+    stock.create_holds("s1", "c:S", [line("A", 3)], fence=2)
+    with pytest.raises(StaleHoldRequest):
+        stock.create_holds("s1", "c:S", [line("A", 1)], fence=1)
+    assert stored(hub, "A") == (10, 3, 7)
+    stock.create_holds("s1", "c:S", [line("A", 2)], fence=2)  # a redelivery of the same rev
+    stock.create_holds("s1", "c:S", [line("A", 4)], fence=3)
+    assert stored(hub, "A") == (10, 4, 6)

@@ -209,3 +209,40 @@ def test_check_stock_on_add_holds_for_channels_that_do_not_require_it(api):
     assert len(api.get("/v1/directives?topic=stock.hold").json["items"]) == 1
     # Not required: the session commits without waiting for the check.
     assert api.commit("kiosk", "S", "k").status == 201
+
+
+def test_holds_of_an_older_rev_arriving_late_never_replace_newer_ones(shop):
+    shop.session(SHOP, "S")
+    add(shop, "S", ("SHOE", 1))
+    add(shop, "S", ("SHOE", 2))  # rev 2: 3 shoes
+    older, newer = reversed(shop.get("/v1/directives?topic=stock.hold&status=queued").json["items"])
+    for d in (newer, older):  # SQS does not keep order: rev 2's hold runs first
+        assert invoke(shop, sqs_event(record(d["id"], queue="checks")), "check_worker") == {"batchItemFailures": []}
+    assert shop.get(f"/v1/directives/{older['id']}").json["result"] == {"outcome": "stale", "held": 0, "issues": []}
+    assert stock(shop, "SHOE") == ("10", "3", "7")
+    assert shop.commit(SHOP, "S", "k").status == 201
+    run_queued(shop, "stock.commit")
+    assert stock(shop, "SHOE") == ("7", "0", "7")
+
+
+def test_more_skus_than_one_transaction_holds_is_a_blocking_issue(shop):
+    shop.session(SHOP, "S")
+    add(shop, "S", *((f"SKU-{n}", 1) for n in range(50)))
+    [hold] = run_queued(shop, "stock.hold")
+    assert hold["result"]["issues"] == ["too_many_skus"]
+    assert shop.commit(SHOP, "S", "k").error_code() == "blocking_issues"
+
+
+def test_a_hold_arriving_after_the_commit_changes_nothing(shop, hub):
+    from chalicelib.directives.contract import DirectiveContext
+    from chalicelib.domain.registry import registry
+
+    shop.session(SHOP, "S")
+    add(shop, "S", ("SHOE", 2))
+    [hold] = run_queued(shop, "stock.hold")
+    shop.commit(SHOP, "S", "k")
+    run_queued(shop, "stock.commit")
+    late = hub.directives.get(hold["id"])  # redelivered after everything else, past the worker's claim
+    result = registry.handler("stock.hold")(late, DirectiveContext(hub, late.id, 2, 5))
+    assert result == {"outcome": "stale", "held": 0, "issues": []}
+    assert stock(shop, "SHOE") == ("8", "0", "8")
