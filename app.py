@@ -92,6 +92,11 @@ def resolve_issue(code: str, key: str) -> Response:
     return api.resolve_issue(req(), HUB, code, key)
 
 
+@app.route("/v1/channels/{code}/sessions/{key}/recheck", methods=["POST"], content_types=BODY)
+def recheck_session(code: str, key: str) -> Response:
+    return api.recheck_session(req(), HUB, code, key)
+
+
 @app.route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", methods=["POST"], content_types=BODY)
 def write_check(code: str, key: str, check_code: str) -> Response:
     return api.write_check(req(), HUB, code, key, check_code)

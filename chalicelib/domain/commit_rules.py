@@ -30,7 +30,8 @@ def check_committable(session: Session, channel: Channel, now: str) -> None:
         )
     expired = [code for code in required if _expired(session.checks[code].payload.get("hold_expires_at"), now)]
     if expired:
-        raise Conflict("stock holds have expired", code="hold_expired", details={"checks": expired})
+        raise Conflict("holds have expired: POST .../recheck to hold again", code="hold_expired",
+                       details={"checks": expired})
     blocking = [issue.model_dump(mode="json") for issue in session.issues if issue.blocking]
     if blocking:
         raise Conflict("the session has blocking issues", code="blocking_issues", details={"issues": blocking})

@@ -102,6 +102,12 @@ def write_check(request: Request, hub: Hub, code: str, key: str, check_code: str
     return wire.respond({"applied": outcome == "applied"})
 
 
+@endpoint
+def recheck_session(request: Request, hub: Hub, code: str, key: str) -> Response:
+    session, sent = checks.recheck(hub, code, key)
+    return wire.respond({"rev": session.rev, "directives": [d.id for d in sent]}, 202)
+
+
 # --- orders -----------------------------------------------------------------
 
 @endpoint

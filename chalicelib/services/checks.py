@@ -7,8 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.clock import now_iso
-from ..domain.errors import NotFound
-from ..domain.models import Check, Issue
+from ..domain.commit_rules import check_directives
+from ..domain.errors import Conflict, NotFound
+from ..domain.ids import new_id
+from ..domain.models import Check, Directive, Issue, Session
+from ..domain.pipeline import ensure_open
 from ..storage.db import ConditionFailed
 from .hub import Hub
 from .retry import optimistic
@@ -56,3 +59,21 @@ def apply_check_result(hub: Hub, channel_code: str, session_key: str, check_code
         except ConditionFailed:
             continue
     raise AssertionError("unreachable")
+
+
+def recheck(hub: Hub, channel_code: str, session_key: str) -> tuple[Session, list[Directive]]:
+    """Sends the session's checks again for its current rev, without changing it (e.g. after holds expired).
+
+    The directives go through the outbox like any other, so the request may end right after the write.
+    """
+    channel = hub.channels.get(channel_code)
+    session = hub.sessions.get(channel_code, session_key)
+    ensure_open(session)
+    if not session.items:
+        raise Conflict("an empty session has nothing to check", code="empty_session")
+    codes = list(channel.config.checks)
+    directives = check_directives(session, channel, codes, [new_id("D") for _ in codes], now_iso())
+    if directives:
+        hub.db.transact(hub.directives.create_requests(directives))
+        hub.queue.dispatch(directives)
+    return session, directives

@@ -33,7 +33,8 @@ def routes(ref):
         ("POST", "/v1/channels/pos/sessions/OPEN/modify"), ("POST", "/v1/channels/pos/sessions/OPEN/commit"),
         ("POST", "/v1/channels/pos/sessions/OPEN/resolve"), ("POST", "/v1/channels/pos/sessions/OPEN/abandon"),
         ("POST", "/v1/channels/pos/sessions/OPEN/checks/stock"), ("POST", f"/v1/orders/{ref}/transition"),
-        ("POST", "/v1/directives/D-X/retry"), ("POST", "/v1/directives/redrive"), ("POST", "/v1/stores"),
+        ("POST", "/v1/channels/pos/sessions/OPEN/recheck"), ("POST", "/v1/directives/D-X/retry"),
+        ("POST", "/v1/directives/redrive"), ("POST", "/v1/stores"),
         ("POST", "/v1/products"), ("PUT", "/v1/inventory/main/COFFEE"),
     ]
 

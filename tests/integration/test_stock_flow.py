@@ -114,7 +114,7 @@ def test_unknown_sku_is_a_product_not_found_issue(shop):
     assert resolved.json["items"] == []
 
 
-def test_expired_hold_refuses_commit_and_frees_stock_at_once(shop, monkeypatch):
+def test_expired_hold_frees_stock_at_once_refuses_commit_and_recheck_holds_again(shop, monkeypatch):
     from chalicelib.inventory import backend
 
     shop.session(SHOP, "S")
@@ -126,10 +126,16 @@ def test_expired_hold_refuses_commit_and_frees_stock_at_once(shop, monkeypatch):
     assert stock(shop, "HAT") == ("1", "0", "1")  # nobody swept it: expired is released
     resp = shop.commit(SHOP, "S", "k1")
     assert (resp.status, resp.error_code()) == (409, "hold_expired")
+    # Hold again without touching the session: same rev, fresh holds, then the commit goes through.
+    rechecked = shop.post(f"/v1/channels/{SHOP}/sessions/S/recheck")
+    assert (rechecked.status, rechecked.json["rev"], len(rechecked.json["directives"])) == (202, 1, 1)
+    run_queued(shop, "stock.hold")
+    assert stock(shop, "HAT") == ("1", "1", "0")
+    assert shop.commit(SHOP, "S", "k1").status == 201
     shop.session(SHOP, "T")
     add(shop, "T", ("HAT", 1))
     [other] = run_queued(shop, "stock.hold")
-    assert other["result"]["held"] == 1
+    assert other["result"]["issues"] == ["insufficient_stock"]  # the hat is sold
 
 
 def test_abandon_releases_and_cancel_restocks(shop):
@@ -246,3 +252,30 @@ def test_a_hold_arriving_after_the_commit_changes_nothing(shop, hub):
     result = registry.handler("stock.hold")(late, DirectiveContext(hub, late.id, 2, 5))
     assert result == {"outcome": "stale", "held": 0, "issues": []}
     assert stock(shop, "SHOE") == ("8", "0", "8")
+
+
+def test_stock_of_an_expired_hold_goes_to_whoever_holds_next(shop, monkeypatch):
+    from chalicelib.inventory import backend
+
+    shop.session(SHOP, "S")
+    add(shop, "S", ("HAT", 1))
+    monkeypatch.setattr(backend, "now_iso", lambda: "2020-01-01T00:00:00.000Z")
+    run_queued(shop, "stock.hold")
+    monkeypatch.undo()
+    shop.session(SHOP, "T")
+    add(shop, "T", ("HAT", 1))
+    [taken] = run_queued(shop, "stock.hold")
+    assert taken["result"]["held"] == 1  # at the expiry instant, without any sweep
+    shop.post(f"/v1/channels/{SHOP}/sessions/S/recheck")
+    [late] = run_queued(shop, "stock.hold")
+    assert late["result"]["issues"] == ["insufficient_stock"]
+    assert shop.commit(SHOP, "S", "k").error_code() == "blocking_issues"
+    assert shop.commit(SHOP, "T", "k").status == 201
+
+
+def test_recheck_errors(shop):
+    assert shop.post(f"/v1/channels/{SHOP}/sessions/NOPE/recheck").error_code() == "session_not_found"
+    shop.session(SHOP, "E")
+    assert shop.post(f"/v1/channels/{SHOP}/sessions/E/recheck").error_code() == "empty_session"
+    shop.post(f"/v1/channels/{SHOP}/sessions/E/abandon")
+    assert shop.post(f"/v1/channels/{SHOP}/sessions/E/recheck").status == 409
