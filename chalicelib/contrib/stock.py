@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..directives.contract import DirectiveContext, PermanentFailure
-from ..domain.models import Channel, Directive, Issue, IssueAction, Line, Order, Session
+from ..domain.models import Channel, CheckConfig, Directive, Issue, IssueAction, Line, Order, Session
 from ..domain.registry import DirectiveRequest, Registry
 from ..inventory.backend import StockBackend
 from ..inventory.errors import (
@@ -33,8 +33,9 @@ from ..services.hub import Hub
 CHECK = "stock"
 HOLD, COMMIT, RELEASE = "stock.hold", "stock.commit", "stock.release"
 DEFAULT_STORE = "main"
-# Once an order reached one of these, cancelling it no longer puts its goods back on the shelf.
-FULFILLED_STATUSES = frozenset({"dispatched", "delivered", "completed", "returned"})
+# Once an order reached one of these, cancelling it no longer puts its goods back on the shelf; a channel
+# with other names sets `checks.stock.fulfilled_statuses`.
+FULFILLED_STATUSES = frozenset({"dispatched", "shipped", "delivered", "fulfilled", "completed", "returned"})
 
 
 def owner(channel_code: str, session_key: str) -> str:
@@ -49,8 +50,13 @@ def backend(hub: Hub, registry: Registry) -> StockBackend:
         return hub.inventory.stock
 
 
-def uses_stock(channel: Channel) -> bool:
-    return any(check.directive_topic == HOLD for check in channel.config.checks.values())
+def stock_check(channel: Channel) -> CheckConfig | None:
+    return next((check for check in channel.config.checks.values() if check.directive_topic == HOLD), None)
+
+
+def fulfilled_statuses(check: CheckConfig) -> frozenset[str]:
+    configured = getattr(check, "fulfilled_statuses", None)
+    return frozenset(configured) if isinstance(configured, list) else FULFILLED_STATUSES
 
 
 # --- stock.hold -------------------------------------------------------------------------------------------------
@@ -163,13 +169,14 @@ def release(directive: Directive, ctx: DirectiveContext, registry: Registry) -> 
 
 
 def on_abandon(session: Session, channel: Channel, ctx: dict[str, Any]) -> list[DirectiveRequest]:
-    if not uses_stock(channel):
+    if stock_check(channel) is None:
         return []
     return [(RELEASE, {"channel_code": channel.code, "session_key": session.session_key, "reason": "abandoned"})]
 
 
 def on_status_change(order: Order, channel: Channel, ctx: dict[str, Any]) -> list[DirectiveRequest]:
-    if order.status != "cancelled" or not uses_stock(channel) or FULFILLED_STATUSES & set(order.status_timestamps):
+    check = stock_check(channel)
+    if order.status != "cancelled" or check is None or fulfilled_statuses(check) & set(order.status_timestamps):
         return []
     return [(RELEASE, {"channel_code": channel.code, "session_key": order.session_key, "order_ref": order.ref,
                        "reason": "cancelled"})]

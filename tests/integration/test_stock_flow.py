@@ -279,3 +279,21 @@ def test_recheck_errors(shop):
     assert shop.post(f"/v1/channels/{SHOP}/sessions/E/recheck").error_code() == "empty_session"
     shop.post(f"/v1/channels/{SHOP}/sessions/E/abandon")
     assert shop.post(f"/v1/channels/{SHOP}/sessions/E/recheck").status == 409
+
+
+def test_cancelling_a_shipped_order_does_not_put_stock_back(shop):
+    shop.channel("ships", pricing_policy="external", config={
+        "checks": {"stock": {"directive_topic": "stock.hold"}}, "required_checks_on_commit": ["stock"],
+        "post_commit_directives": ["stock.commit"],
+        "order_flow": {"initial_status": "new", "transitions": {"new": ["shipped", "cancelled"],
+                                                                "shipped": ["cancelled"]},
+                       "terminal_statuses": ["cancelled"]}})
+    shop.session("ships", "S")
+    shop.modify("ships", "S", {"op": "add_line", "sku": "SHOE", "qty": 1, "unit_price_q": 100})
+    run_queued(shop, "stock.hold")
+    ref = shop.commit("ships", "S", "k").json["order_ref"]
+    run_queued(shop, "stock.commit")
+    shop.post(f"/v1/orders/{ref}/transition", {"status": "shipped"})
+    shop.post(f"/v1/orders/{ref}/transition", {"status": "cancelled"})
+    assert shop.get("/v1/directives?topic=stock.release").json["items"] == []
+    assert stock(shop, "SHOE") == ("9", "0", "9")
