@@ -187,5 +187,6 @@ def register(registry: Registry) -> None:
     registry.register_handler(COMMIT)(lambda directive, ctx: commit(directive, ctx, registry))
     registry.register_handler(RELEASE)(lambda directive, ctx: release(directive, ctx, registry))
     registry.register_resolver(CHECK)(resolve)
+    registry.register_resolver(HOLD)(resolve)  # for channels that name their stock check otherwise
     registry.register_reaction("session.abandoned", "stock.release")(on_abandon)
     registry.register_reaction("order.status_changed", "stock.release")(on_status_change)

@@ -36,6 +36,10 @@ def resolve(hub: Hub, channel_code: str, session_key: str, body: Any, *, if_matc
         raise Unprocessable(f"issue {issue.id!r} offers no action {req.action_id!r}", code="unknown_action",
                             details={"actions": [a.id for a in issue.actions]})
     resolver = hub.registry.resolver(issue.source)
+    check = hub.channels.get(channel_code).config.checks.get(issue.source)
+    if resolver is None and check is not None:
+        # A check may have any name on a channel: its directive topic names who can resolve its issues.
+        resolver = hub.registry.resolver(check.directive_topic)
     if resolver is None:
         raise Unprocessable(f"no resolver is registered for {issue.source!r} issues", code="no_resolver")
     ops = resolver(session, issue, action, {"actor": actor})

@@ -297,3 +297,15 @@ def test_cancelling_a_shipped_order_does_not_put_stock_back(shop):
     shop.post(f"/v1/orders/{ref}/transition", {"status": "cancelled"})
     assert shop.get("/v1/directives?topic=stock.release").json["items"] == []
     assert stock(shop, "SHOE") == ("9", "0", "9")
+
+
+def test_a_stock_check_under_another_name_is_resolved_too(shop):
+    shop.channel("kiosk", pricing_policy="external", config={
+        "checks": {"shelf": {"directive_topic": "stock.hold"}}, "required_checks_on_commit": ["shelf"]})
+    shop.session("kiosk", "S")
+    shop.modify("kiosk", "S", {"op": "add_line", "sku": "HAT", "qty": 2, "unit_price_q": 100})
+    run_queued(shop, "stock.hold")
+    [issue] = shop.get("/v1/channels/kiosk/sessions/S").json["issues"]
+    assert (issue["source"], issue["id"]) == ("shelf", "shelf:HAT")
+    resolved = shop.post("/v1/channels/kiosk/sessions/S/resolve", {"issue_id": "shelf:HAT", "action_id": "adjust_qty"})
+    assert (resolved.status, resolved.json["items"][0]["qty"]) == (200, "1")
