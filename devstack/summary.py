@@ -31,6 +31,8 @@ def render(api_url: str, aws: str, workers: list[str], channels: list[str], embe
         "       | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"order_ref\"])')",
         "  curl -s $API/v1/orders/$REF",
         "  curl -s \"$API/v1/directives?order_ref=$REF\"   # notification.send: queued -> done",
+        "  curl -s $API/v1/inventory/main/SHOE            # the `shop` channel holds and deducts this stock",
+        "  OMNIMAN_API_URL=$API .venv/bin/python -m cli directives list --status dead   # also retry, redrive",
         "",
         "Stop with Ctrl-C. " + state,
     ]
