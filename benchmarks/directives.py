@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from typing import Any
 
 import boto3
-from moto import mock_aws
 
-from benchmarks.kernel import STAGE, Calls
-from devstack.atomic_moto import make_dynamodb_atomic
+from benchmarks.emulated import Calls, emulated_hub
 from devstack.lambdas import Function
 from devstack.poller import QueuePoller
-from devstack.resources import deploy
 
 COUNT = 200
 
@@ -63,13 +59,7 @@ def _until_empty(poller: QueuePoller) -> None:
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore")
-    make_dynamodb_atomic()
-    with mock_aws():
-        deploy(boto3.client("cloudformation"), STAGE)
-        from chalicelib.bootstrap import hub as build
-
-        hub = build()
+    with emulated_hub() as hub:
         calls = Calls(hub.db.client)
         print(f"{COUNT} notification.send directives, written to the outbox, sent, drained by the local worker loop")
         for pollers in (1, 2):

@@ -6,42 +6,12 @@ throughput figures compare changes to this code, not this code to production.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
-import warnings
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from devstack.resources import env_for_stage
-
-STAGE = "bench"
-os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                   "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true",
-                   **env_for_stage(STAGE)})
-
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from devstack.atomic_moto import make_dynamodb_atomic  # noqa: E402
-from devstack.resources import deploy  # noqa: E402
-
-
-class Calls:
-    """Counts DynamoDB API calls by operation name."""
-
-    def __init__(self, client: Any):
-        self.counts: Counter[str] = Counter()
-        client.meta.events.register("before-call.dynamodb.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.counts[model.name] += 1
-
-    def take(self) -> dict[str, int]:
-        taken = dict(self.counts)
-        self.counts.clear()
-        return taken
+from benchmarks.emulated import Calls, emulated_hub
 
 
 def one_order(hub: Any, key: str, lines: int = 5) -> None:
@@ -55,14 +25,9 @@ def one_order(hub: Any, key: str, lines: int = 5) -> None:
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore")  # moto's unsupported-resource and Powertools' no-Lambda-context notes
-    make_dynamodb_atomic()
-    with mock_aws():
-        deploy(boto3.client("cloudformation"), STAGE)
-        from chalicelib.bootstrap import hub as build
+    with emulated_hub() as hub:
         from chalicelib.services import channels, commit, modify, sessions
 
-        hub = build()
         channels.create(hub, {"code": "pos", "name": "POS", "config": {"pricing": {"prices": {"COFFEE": 500}}}})
         calls = Calls(hub.db.client)
 

@@ -7,31 +7,20 @@ compare changes to this code, not this code to production.
 from __future__ import annotations
 
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-import boto3
-from moto import mock_aws
-
-from benchmarks.kernel import STAGE, Calls
-from devstack.atomic_moto import make_dynamodb_atomic
-from devstack.resources import deploy
+from benchmarks.emulated import Calls, emulated_hub
 
 SKUS = [f"SKU-{n}" for n in range(5)]
 HOLDS = 60
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore")
-    make_dynamodb_atomic()
-    with mock_aws():
-        deploy(boto3.client("cloudformation"), STAGE)
-        from chalicelib.bootstrap import hub as build
+    with emulated_hub() as hub:
         from chalicelib.inventory import service
         from chalicelib.inventory.errors import InsufficientStock
 
-        hub = build()
         service.create_store(hub, {"code": "main", "name": "Main"})
         for sku in SKUS:
             service.create_product(hub, {"sku": sku, "name": sku, "price_q": 100})
