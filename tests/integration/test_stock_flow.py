@@ -114,15 +114,19 @@ def test_unknown_sku_is_a_product_not_found_issue(shop):
     assert resolved.json["items"] == []
 
 
-def test_expired_hold_frees_stock_at_once_refuses_commit_and_recheck_holds_again(shop, monkeypatch):
+def hold_a_hat_long_ago(api, monkeypatch) -> None:
+    """Session S holds the only HAT, but the hold was taken in 2020: its 15 minutes ran out long ago."""
     from chalicelib.inventory import backend
 
-    shop.session(SHOP, "S")
-    add(shop, "S", ("HAT", 1))
-    # The hold is taken 20 minutes "ago": its 15 minutes ran out 5 minutes before now.
+    api.session(SHOP, "S")
+    add(api, "S", ("HAT", 1))
     monkeypatch.setattr(backend, "now_iso", lambda: "2020-01-01T00:00:00.000Z")
-    run_queued(shop, "stock.hold")
+    run_queued(api, "stock.hold")
     monkeypatch.undo()
+
+
+def test_expired_hold_frees_stock_at_once_refuses_commit_and_recheck_holds_again(shop, monkeypatch):
+    hold_a_hat_long_ago(shop, monkeypatch)
     assert stock(shop, "HAT") == ("1", "0", "1")  # nobody swept it: expired is released
     resp = shop.commit(SHOP, "S", "k1")
     assert (resp.status, resp.error_code()) == (409, "hold_expired")
@@ -255,13 +259,7 @@ def test_a_hold_arriving_after_the_commit_changes_nothing(shop, hub):
 
 
 def test_stock_of_an_expired_hold_goes_to_whoever_holds_next(shop, monkeypatch):
-    from chalicelib.inventory import backend
-
-    shop.session(SHOP, "S")
-    add(shop, "S", ("HAT", 1))
-    monkeypatch.setattr(backend, "now_iso", lambda: "2020-01-01T00:00:00.000Z")
-    run_queued(shop, "stock.hold")
-    monkeypatch.undo()
+    hold_a_hat_long_ago(shop, monkeypatch)
     shop.session(SHOP, "T")
     add(shop, "T", ("HAT", 1))
     [taken] = run_queued(shop, "stock.hold")
