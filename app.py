@@ -7,15 +7,20 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
-from chalicelib.http import api, inventory_api
+from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, scope
+from chalicelib.http import api, inventory_api, keys_api
 from chalicelib.http.chalice_app import ThreadSafeChalice
+from chalicelib.http.guard import guard
+from chalicelib.http.routes import RouteTable
 from chalicelib.inventory.service import sweep_expired_holds
 from chalicelib.observability import observe
 from chalicelib.services.directives import relay_outbox
 
 app = ThreadSafeChalice(app_name="omniman")
 HUB = hub()  # fails fast at import when the environment is incomplete (I10)
-BODY = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+# Every route says who may call it (chalicelib/domain/access.py); the middleware enforces it before the view.
+route = RouteTable(app)
+ADMIN, OPERATOR, CATALOG = scope("admin"), scope("operator"), scope("catalog:write")
 
 
 def req() -> Request:
@@ -23,123 +28,149 @@ def req() -> Request:
 
 
 @app.middleware("http")
-def observe_http(event: Request, get_response: Any) -> Response:
+def admit_and_observe(event: Request, get_response: Any) -> Response:
     request_id = event.context.get("requestId") or app.lambda_context.aws_request_id
-    response = observe("http", request_id, lambda: get_response(event))
+    response = observe("http", request_id, lambda: guard(HUB, route, event, get_response))
     response.headers["X-Request-Id"] = request_id
     return response
 
 
 # --- health and channels ----------------------------------------------------------------------------------------
-@app.route("/v1/health", methods=["GET"])
+@route("/v1/health", "GET", PUBLIC)
 def health() -> Response:
     return api.health(req(), HUB)
 
 
-@app.route("/v1/channels", methods=["GET"])
+@route("/v1/channels", "GET", ANY_KEY)
 def list_channels() -> Response:
     return api.list_channels(req(), HUB)
 
 
-@app.route("/v1/channels", methods=["POST"], content_types=BODY)
+@route("/v1/channels", "POST", ADMIN)
 def create_channel() -> Response:
     return api.create_channel(req(), HUB)
 
 
-@app.route("/v1/channels/{code}", methods=["GET"])
+@route("/v1/channels/{code}", "GET", CHANNEL_READ)
 def get_channel(code: str) -> Response:
     return api.get_channel(req(), HUB, code)
 
 
-@app.route("/v1/channels/{code}", methods=["PUT"], content_types=BODY)
+@route("/v1/channels/{code}", "PUT", ADMIN)
 def put_channel(code: str) -> Response:
     return api.put_channel(req(), HUB, code)
 
 
+# --- API keys -----------------------------------------------------------------------------------------------------
+@route("/v1/me", "GET", ANY_KEY)
+def whoami() -> Response:
+    return keys_api.whoami(req(), HUB)
+
+
+@route("/v1/keys", "GET", ADMIN)
+def list_keys() -> Response:
+    return keys_api.list_keys(req(), HUB)
+
+
+@route("/v1/keys", "POST", ADMIN)
+def create_key() -> Response:
+    return keys_api.create_key(req(), HUB)
+
+
+@route("/v1/keys/{key_id}", "GET", ADMIN)
+def get_key(key_id: str) -> Response:
+    return keys_api.get_key(req(), HUB, key_id)
+
+
+@route("/v1/keys/{key_id}/revoke", "POST", ADMIN)
+def revoke_key(key_id: str) -> Response:
+    return keys_api.revoke_key(req(), HUB, key_id)
+
+
 # --- sessions ---------------------------------------------------------------------------------------------------
-@app.route("/v1/channels/{code}/sessions", methods=["GET"])
+@route("/v1/channels/{code}/sessions", "GET", CHANNEL_READ)
 def list_sessions(code: str) -> Response:
     return api.list_sessions(req(), HUB, code)
 
 
-@app.route("/v1/channels/{code}/sessions", methods=["POST"], content_types=BODY)
+@route("/v1/channels/{code}/sessions", "POST", CHANNEL_WRITE)
 def create_session(code: str) -> Response:
     return api.create_session(req(), HUB, code)
 
 
-@app.route("/v1/channels/{code}/sessions/{key}", methods=["GET"])
+@route("/v1/channels/{code}/sessions/{key}", "GET", CHANNEL_READ)
 def get_session(code: str, key: str) -> Response:
     return api.get_session(req(), HUB, code, key)
 
 
-@app.route("/v1/channels/{code}/sessions/{key}/modify", methods=["POST"], content_types=BODY)
+@route("/v1/channels/{code}/sessions/{key}/modify", "POST", CHANNEL_WRITE)
 def modify_session(code: str, key: str) -> Response:
     return api.modify_session(req(), HUB, code, key)
 
 
-@app.route("/v1/channels/{code}/sessions/{key}/commit", methods=["POST"], content_types=BODY)
+@route("/v1/channels/{code}/sessions/{key}/commit", "POST", CHANNEL_WRITE, limits=("commit",))
 def commit_session(code: str, key: str) -> Response:
     return api.commit_session(req(), HUB, code, key, app.lambda_context)
 
 
-@app.route("/v1/channels/{code}/sessions/{key}/abandon", methods=["POST"], content_types=BODY)
+@route("/v1/channels/{code}/sessions/{key}/abandon", "POST", CHANNEL_WRITE)
 def abandon_session(code: str, key: str) -> Response:
     return api.abandon_session(req(), HUB, code, key)
 
 
-@app.route("/v1/channels/{code}/sessions/{key}/resolve", methods=["POST"], content_types=BODY)
+@route("/v1/channels/{code}/sessions/{key}/resolve", "POST", CHANNEL_WRITE)
 def resolve_issue(code: str, key: str) -> Response:
     return api.resolve_issue(req(), HUB, code, key)
 
 
-@app.route("/v1/channels/{code}/sessions/{key}/recheck", methods=["POST"], content_types=BODY)
+@route("/v1/channels/{code}/sessions/{key}/recheck", "POST", CHANNEL_WRITE)
 def recheck_session(code: str, key: str) -> Response:
     return api.recheck_session(req(), HUB, code, key)
 
 
-@app.route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", methods=["POST"], content_types=BODY)
+@route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", "POST", CHANNEL_WRITE)
 def write_check(code: str, key: str, check_code: str) -> Response:
     return api.write_check(req(), HUB, code, key, check_code)
 
 
 # --- orders -----------------------------------------------------------------------------------------------------
-@app.route("/v1/orders", methods=["GET"])
+@route("/v1/orders", "GET", ANY_KEY)
 def list_orders() -> Response:
     return api.list_orders(req(), HUB)
 
 
-@app.route("/v1/orders/{ref}", methods=["GET"])
+@route("/v1/orders/{ref}", "GET", RESOURCE)
 def get_order(ref: str) -> Response:
     return api.get_order(req(), HUB, ref)
 
 
-@app.route("/v1/orders/{ref}/events", methods=["GET"])
+@route("/v1/orders/{ref}/events", "GET", RESOURCE)
 def order_events(ref: str) -> Response:
     return api.order_events(req(), HUB, ref)
 
 
-@app.route("/v1/orders/{ref}/transition", methods=["POST"], content_types=BODY)
+@route("/v1/orders/{ref}/transition", "POST", RESOURCE)
 def transition_order(ref: str) -> Response:
     return api.transition_order(req(), HUB, ref)
 
 
 # --- directives -------------------------------------------------------------------------------------------------
-@app.route("/v1/directives", methods=["GET"])
+@route("/v1/directives", "GET", OPERATOR)
 def list_directives() -> Response:
     return api.list_directives(req(), HUB)
 
 
-@app.route("/v1/directives/{directive_id}", methods=["GET"])
+@route("/v1/directives/{directive_id}", "GET", OPERATOR)
 def get_directive(directive_id: str) -> Response:
     return api.get_directive(req(), HUB, directive_id)
 
 
-@app.route("/v1/directives/{directive_id}/retry", methods=["POST"], content_types=BODY)
+@route("/v1/directives/{directive_id}/retry", "POST", OPERATOR)
 def retry_directive(directive_id: str) -> Response:
     return api.retry_directive(req(), HUB, directive_id)
 
 
-@app.route("/v1/directives/redrive", methods=["POST"], content_types=BODY)
+@route("/v1/directives/redrive", "POST", OPERATOR)
 def redrive_directives() -> Response:
     return api.redrive_directives(req(), HUB)
 
@@ -163,32 +194,32 @@ def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
 
 # --- inventory --------------------------------------------------------------------------------------------------
 
-@app.route("/v1/stores", methods=["POST"], content_types=BODY)
+@route("/v1/stores", "POST", CATALOG)
 def create_store() -> Response:
     return inventory_api.create_store(req(), HUB)
 
 
-@app.route("/v1/stores/{code}", methods=["GET"])
+@route("/v1/stores/{code}", "GET", ANY_KEY)
 def get_store(code: str) -> Response:
     return inventory_api.get_store(req(), HUB, code)
 
 
-@app.route("/v1/products", methods=["POST"], content_types=BODY)
+@route("/v1/products", "POST", CATALOG)
 def create_product() -> Response:
     return inventory_api.create_product(req(), HUB)
 
 
-@app.route("/v1/products/{sku}", methods=["GET"])
+@route("/v1/products/{sku}", "GET", ANY_KEY)
 def get_product(sku: str) -> Response:
     return inventory_api.get_product(req(), HUB, sku)
 
 
-@app.route("/v1/inventory/{store_code}/{sku}", methods=["PUT"], content_types=BODY)
+@route("/v1/inventory/{store_code}/{sku}", "PUT", CATALOG)
 def put_stock(store_code: str, sku: str) -> Response:
     return inventory_api.put_stock(req(), HUB, store_code, sku)
 
 
-@app.route("/v1/inventory/{store_code}/{sku}", methods=["GET"])
+@route("/v1/inventory/{store_code}/{sku}", "GET", ANY_KEY)
 def get_stock(store_code: str, sku: str) -> Response:
     return inventory_api.get_stock(req(), HUB, store_code, sku)
 

@@ -8,6 +8,7 @@ from .config import load_settings
 from .contrib import notifications, pricing, stock
 from .domain.registry import registry
 from .observability import register_metrics
+from .secrets import WEBHOOK
 from .services.hub import Hub, build_hub
 
 pricing.register(registry)
@@ -18,8 +19,7 @@ register_metrics(registry)
 
 @lru_cache(maxsize=1)
 def hub() -> Hub:
-    settings = load_settings()
-    notifications.register_webhook(registry, settings.webhook_secret)
-    built = build_hub(settings, registry)
+    built = build_hub(load_settings(), registry)
+    notifications.register_webhook(registry, lambda: built.secrets.get(WEBHOOK))
     pricing.register_catalog(registry, built.inventory.store)
     return built

@@ -24,7 +24,12 @@ ENV = {
     "OMNIMAN_DIRECTIVE_RETRY_BASE_SECONDS": "directive_retry_base_seconds",
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "commit_inflight_wait_ms",
     "OMNIMAN_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
-    "OMNIMAN_WEBHOOK_SECRET": "webhook_secret",
+    "OMNIMAN_SECRETS_PATH": "secrets_path",
+    "OMNIMAN_RATE_LIMIT_ENABLED": "rate_limit_enabled",
+    "OMNIMAN_KEY_RATE_LIMIT_PER_MINUTE": "key_rate_limit_per_minute",
+    "OMNIMAN_COMMIT_RATE_LIMIT_PER_MINUTE": "commit_rate_limit_per_minute",
+    "OMNIMAN_AUTH_FAILURE_LIMIT_PER_MINUTE": "auth_failure_limit_per_minute",
+    "OMNIMAN_KEY_CACHE_SECONDS": "key_cache_seconds",
 }
 REQUIRED = ("OMNIMAN_TABLE", "OMNIMAN_IDEMPOTENCY_TABLE", "OMNIMAN_DIRECTIVES_QUEUE", "OMNIMAN_CHECKS_QUEUE")
 PRODUCTION_STAGES = frozenset({"prod"})
@@ -49,8 +54,17 @@ class Settings(BaseModel):
     # How long a commit waits for a concurrent commit with the same key before answering 409.
     commit_inflight_wait_ms: int = Field(2000, ge=0, le=25_000)
     idempotency_ttl_seconds: int = Field(86_400, ge=86_400)
-    # Signs notification webhooks; set it from a secret store in deployed stages, never in config.json.
-    webhook_secret: str | None = Field(None, min_length=16, repr=False)
+    # Where deployed stages keep their secrets in SSM Parameter Store (see secrets.py); unset locally.
+    secrets_path: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./-]*/$")
+    # Per-key request limits (sliding window, per minute); a key may carry its own. False switches every
+    # limiter off (the seed's RATE_LIMIT_ENABLED).
+    rate_limit_enabled: bool = True
+    key_rate_limit_per_minute: int = Field(600, ge=1, le=1_000_000)
+    commit_rate_limit_per_minute: int = Field(60, ge=1, le=1_000_000)
+    # Requests with a missing or bad key from one source IP before it gets 429s instead of 401s.
+    auth_failure_limit_per_minute: int = Field(20, ge=1, le=1_000_000)
+    # How long a process trusts a key record it read; a revocation reaches other warm processes within this.
+    key_cache_seconds: int = Field(10, ge=0, le=300)
 
     @field_validator("directive_topic_max_attempts", mode="before")
     @classmethod

@@ -1,7 +1,9 @@
-"""`python -m cli directives {list,show,retry,redrive}`: the directive operations of the HTTP API.
+"""`python -m cli {directives,keys} ...`: operator commands over the HTTP API.
 
-The API is at OMNIMAN_API_URL (default: the local stack, http://127.0.0.1:$OMNIMAN_PORT or 8000).
-Prints the API's JSON answer; exits 1 when the API refuses the request, 2 when it cannot be reached.
+The API is at OMNIMAN_API_URL (default: the local stack, http://127.0.0.1:$OMNIMAN_PORT or 8000) and the key
+comes from OMNIMAN_API_KEY (or --api-key). Prints the API's JSON answer; exits 1 when the API refuses the
+request, 2 when it cannot be reached. `keys bootstrap` is the exception: it writes a stage's first admin key
+straight into its table with your AWS credentials, since no key exists yet to ask the API with.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ def api_url(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m cli", description=__doc__.split("\n", 1)[0])
     root.add_argument("--api", default=None, help="API base URL (default: $OMNIMAN_API_URL or the local stack)")
+    root.add_argument("--api-key", default=None, help="API key (default: $OMNIMAN_API_KEY)")
     groups = root.add_subparsers(dest="group", required=True)
+
     directives = groups.add_parser("directives", help="list, inspect, retry and redrive directives")
     commands = directives.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="newest first; filters combine")
@@ -38,16 +42,43 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("retry", help="requeue one failed or dead directive").add_argument("id")
     redrive = commands.add_parser("redrive", help="move dead letters back to their queues")
     redrive.add_argument("--max", type=int, default=100, help="at most this many messages (1-1000)")
+
+    keys = groups.add_parser("keys", help="create, list and revoke API keys (an admin key is needed)")
+    key_commands = keys.add_subparsers(dest="command", required=True)
+    create = key_commands.add_parser("create", help="a new key; its secret is printed once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True, dest="scopes",
+                        help="admin, operator, catalog:write, price:override, channel:<code>[:read]; repeatable")
+    create.add_argument("--rate-limit", type=int, help="requests per minute (default: the stage's)")
+    create.add_argument("--commit-rate-limit", type=int, help="commits per minute (default: the stage's, 60)")
+    key_list = key_commands.add_parser("list", help="newest first; secrets are never shown")
+    key_list.add_argument("--limit", type=int)
+    key_list.add_argument("--cursor")
+    key_commands.add_parser("revoke", help="revoke a key by id").add_argument("id")
+    bootstrap = key_commands.add_parser("bootstrap", help="a stage's first admin key, written with AWS credentials")
+    bootstrap.add_argument("--stage", required=True, help="the stage whose table gets the key (omniman-<stage>-main)")
+    bootstrap.add_argument("--name", default="bootstrap-admin")
     return root
 
 
 def request(args: argparse.Namespace) -> tuple[str, str, Any]:
     """(method, path, body) for the parsed command."""
     quoted = urllib.parse.quote(getattr(args, "id", "") or "", safe="")
+    if args.group == "keys":
+        if args.command == "create":
+            body = {"name": args.name, "scopes": args.scopes}
+            if args.rate_limit is not None:
+                body["rate_limit_per_minute"] = args.rate_limit
+            if args.commit_rate_limit is not None:
+                body["commit_rate_limit_per_minute"] = args.commit_rate_limit
+            return "POST", "/v1/keys", body
+        if args.command == "list":
+            return "GET", "/v1/keys" + _query({"limit": args.limit, "cursor": args.cursor}), None
+        return "POST", f"/v1/keys/{quoted}/revoke", {}
     if args.command == "list":
-        query = {k: v for k, v in {"status": args.status, "topic": args.topic, "order_ref": args.order_ref,
-                                   "limit": args.limit, "cursor": args.cursor}.items() if v is not None}
-        return "GET", "/v1/directives" + (f"?{urllib.parse.urlencode(query)}" if query else ""), None
+        return "GET", "/v1/directives" + _query({"status": args.status, "topic": args.topic,
+                                                 "order_ref": args.order_ref, "limit": args.limit,
+                                                 "cursor": args.cursor}), None
     if args.command == "show":
         return "GET", f"/v1/directives/{quoted}", None
     if args.command == "retry":
@@ -55,10 +86,18 @@ def request(args: argparse.Namespace) -> tuple[str, str, Any]:
     return "POST", "/v1/directives/redrive", {"max": args.max}
 
 
-def call(base: str, method: str, path: str, body: Any) -> tuple[int, Any]:
+def _query(params: dict[str, Any]) -> str:
+    present = {k: v for k, v in params.items() if v is not None}
+    return f"?{urllib.parse.urlencode(present)}" if present else ""
+
+
+def call(base: str, method: str, path: str, body: Any, key: str | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
     req = urllib.request.Request(base.rstrip("/") + path, data=data, method=method,  # noqa: S310 (operator's URL)
-                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+                                 headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310
             return resp.status, json.loads(resp.read() or b"null")
@@ -70,17 +109,38 @@ def call(base: str, method: str, path: str, body: Any) -> tuple[int, Any]:
             return exc.code, {"error": {"code": "http_error", "message": raw.decode(errors="replace")[:500]}}
 
 
+def bootstrap(stage: str, name: str) -> int:
+    """Writes an admin key into the stage's table directly (AWS credentials from the usual places)."""
+    import boto3
+
+    from chalicelib.services.api_keys import issue
+    from chalicelib.storage.api_keys import ApiKeyStore
+    from chalicelib.storage.db import Db
+
+    endpoint = os.environ.get("OMNIMAN_AWS_ENDPOINT_URL")
+    store = ApiKeyStore(Db(boto3.client("dynamodb", endpoint_url=endpoint), f"omniman-{stage}-main"))
+    record, secret = issue(store, {"name": name, "scopes": ["admin"]}, created_by="cli-bootstrap")
+    print(json.dumps({**record, "secret": secret}, indent=2, sort_keys=True))
+    print("Keep the secret now: it is shown only this once.", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.group == "keys" and args.command == "bootstrap":
+        return bootstrap(args.stage, args.name)
     base = args.api or api_url()
+    key = args.api_key or os.environ.get("OMNIMAN_API_KEY")
     method, path, body = request(args)
     try:
-        status, answer = call(base, method, path, body)
+        status, answer = call(base, method, path, body, key)
     except (urllib.error.URLError, OSError) as exc:
         print(f"cannot reach the Omniman API at {base}: {exc} (is `make run` running? set OMNIMAN_API_URL)",
               file=sys.stderr)
         return 2
     print(json.dumps(answer, indent=2, sort_keys=True), file=sys.stdout if status < 400 else sys.stderr)
+    if status == 401 and not key:
+        print("no API key was sent: set OMNIMAN_API_KEY (make run prints one) or pass --api-key", file=sys.stderr)
     return 0 if status < 400 else 1
 
 

@@ -42,7 +42,7 @@ CHANNELS: list[dict[str, Any]] = [
     },
     {
         "code": "marketplace", "name": "Marketplace", "pricing_policy": "external", "edit_policy": "locked",
-        "config": {"order_flow": MARKETPLACE_FLOW},
+        "config": {"order_flow": MARKETPLACE_FLOW, "locked_writable_data": ["notes"]},
     },
     {
         "code": "shop", "name": "Shop with stock", "pricing_policy": "internal", "edit_policy": "open",

@@ -23,6 +23,7 @@ DEFAULTS = {
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon to send segments to
     # Lets a channel try the webhook notification backend locally; deployed stages set their own secret.
     "OMNIMAN_WEBHOOK_SECRET": "local-only-webhook-secret",
+    "OMNIMAN_CURSOR_SECRET": "local-only-cursor-secret",
 }
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import boto3
 
+from chalicelib.services import api_keys
+
 from . import environment, summary
 from .demo import CHANNELS, seed
 from .emulator import HOST, PortUnavailable, start_emulator
@@ -74,6 +76,7 @@ def start(stack: Stack, stop: threading.Event) -> str:
     hub = app_module.HUB
     created = seed(hub)
     log.info("demo channels: %s", f"created {', '.join(created)}" if created else "already there")
+    admin_key = _admin_key(hub, env)
 
     port = environment.api_port(env)
     try:
@@ -112,7 +115,18 @@ def start(stack: Stack, stop: threading.Event) -> str:
         stack.on_stop(label, _joiner(schedule))
         workers.append(f"{label} every {SCHEDULE_EVERY_SECONDS} s")
 
-    return summary.render(api.url, target.description, workers, [c["code"] for c in CHANNELS], target.embedded)
+    return summary.render(api.url, target.description, workers, [c["code"] for c in CHANNELS], target.embedded,
+                          admin_key)
+
+
+def _admin_key(hub: Any, env: Any) -> str:
+    """OMNIMAN_BOOTSTRAP_ADMIN_KEY becomes the admin key (local stage only); else a new one for this start."""
+    chosen = env.get("OMNIMAN_BOOTSTRAP_ADMIN_KEY")
+    if chosen:
+        api_keys.bootstrap_local_admin(hub.api_keys, hub.settings.stage, chosen)
+        return chosen
+    _, secret = api_keys.issue(hub.api_keys, {"name": "local-admin", "scopes": ["admin"]}, created_by="devstack")
+    return secret
 
 
 def _import_app() -> Any:

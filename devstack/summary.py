@@ -7,10 +7,10 @@ import time
 READY = "Omniman is ready on {url}"
 
 
-def render(api_url: str, aws: str, workers: list[str], channels: list[str], embedded: bool) -> str:
+def render(api_url: str, aws: str, workers: list[str], channels: list[str], embedded: bool, admin_key: str) -> str:
     # A key unique to this start, so the example also works against an emulator that keeps state.
     key = f"demo-{int(time.time())}"
-    json_header = "-H 'Content-Type: application/json'"
+    json_header = "-H 'Content-Type: application/json' -H \"Authorization: Bearer $KEY\""
     state = ("State lives only as long as this process: stopping it discards every table and queue."
              if embedded else "State lives in the AWS endpoint above and outlives this process.")
     lines = [
@@ -20,19 +20,23 @@ def render(api_url: str, aws: str, workers: list[str], channels: list[str], embe
         f"  AWS        {aws}",
         f"  Workers    {'; '.join(workers)}",
         f"  Channels   {', '.join(channels)}",
+        f"  Admin key  {admin_key}",
         "",
         "Try it (bash):",
         f"  API={api_url}",
+        f"  KEY={admin_key}",
         f"  curl -s -X POST $API/v1/channels/pos/sessions {json_header} -d '{{\"session_key\": \"{key}\"}}'",
         f"  curl -s -X POST $API/v1/channels/pos/sessions/{key}/modify {json_header} \\",
         "       -d '{\"ops\": [{\"op\": \"add_line\", \"sku\": \"COFFEE\", \"qty\": 2}]}'",
         f"  REF=$(curl -s -X POST $API/v1/channels/pos/sessions/{key}/commit {json_header} \\",
         f"       -H 'Idempotency-Key: {key}' -d '{{}}' \\",
         "       | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"order_ref\"])')",
-        "  curl -s $API/v1/orders/$REF",
-        "  curl -s \"$API/v1/directives?order_ref=$REF\"   # notification.send: queued -> done",
-        "  curl -s $API/v1/inventory/main/SHOE            # the `shop` channel holds and deducts this stock",
-        "  OMNIMAN_API_URL=$API .venv/bin/python -m cli directives list --status dead   # also retry, redrive",
+        "  curl -s -H \"Authorization: Bearer $KEY\" $API/v1/orders/$REF",
+        "  curl -s -H \"Authorization: Bearer $KEY\" \"$API/v1/directives?order_ref=$REF\"   # queued -> done",
+        "  curl -s -H \"Authorization: Bearer $KEY\" $API/v1/inventory/main/SHOE   # the `shop` channel's stock",
+        "  OMNIMAN_API_URL=$API OMNIMAN_API_KEY=$KEY .venv/bin/python -m cli directives list --status dead",
+        "  OMNIMAN_API_URL=$API OMNIMAN_API_KEY=$KEY .venv/bin/python -m cli keys create --name till-1 \\",
+        "       --scope channel:pos   # a key for one POS terminal",
         "",
         "Stop with Ctrl-C. " + state,
     ]

@@ -21,6 +21,7 @@ os.environ.update({
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "3000",
+    "OMNIMAN_CURSOR_SECRET": "test-cursor-secret",
     **env_for_stage(STAGE),
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -56,15 +57,31 @@ def chalice_app(aws):
     return app_module.app
 
 
-class Api:
-    """The Chalice test client with JSON in and out."""
+# The tests' admin key: limits high enough that no test but the limit tests ever meets them.
+ADMIN_KEY = "omk_0123456789ab_tests-admin-key-0000000000"
 
-    def __init__(self, client: Any):
+
+class Api:
+    """The Chalice test client with JSON in and out, sending one API key (the admin key unless told)."""
+
+    def __init__(self, client: Any, key: str | None = ADMIN_KEY):
         self.client = client
+        self.key = key
+
+    def as_key(self, key: str | None) -> Api:
+        """The same client sending another key (None: none)."""
+        return Api(self.client, key)
+
+    def new_key(self, *scopes: str, name: str = "test-key", **limits: int) -> Api:
+        """Issues a key with `scopes` through the API and returns a client that sends it."""
+        resp = self.as_key(ADMIN_KEY).post("/v1/keys", {"name": name, "scopes": list(scopes), **limits})
+        assert resp.status == 201, resp.json
+        return self.as_key(resp.json["secret"])
 
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
                 raw: str | None = None) -> Response:
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        auth = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        hdrs = {"Content-Type": "application/json", **auth, **(headers or {})}
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         resp = getattr(self.client.http, method.lower())(path, headers=hdrs, body=data)
         return Response(resp.status_code, resp.headers, resp.body)
@@ -114,9 +131,14 @@ class Response:
 
 
 @pytest.fixture
-def api(chalice_app):
+def api(chalice_app, hub):
     from chalice.test import Client
 
+    from chalicelib.services.api_keys import issue
+
+    hub.authenticator.forget()  # the process outlives each test's emulator state
+    issue(hub.api_keys, {"name": "test-admin", "scopes": ["admin"], "rate_limit_per_minute": 1_000_000,
+                         "commit_rate_limit_per_minute": 1_000_000}, created_by="tests", secret=ADMIN_KEY)
     with Client(chalice_app, stage_name="dev", project_dir=str(ROOT)) as client:
         yield Api(client)
 

@@ -7,6 +7,7 @@ request to `config.notifications.webhook_url`). Other backends (email, SMS) regi
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +46,7 @@ class LogSender:
 class WebhookSender:
     """POSTs the notification as JSON, signed with the deployment's webhook secret (see webhooks.py)."""
 
-    def __init__(self, secret: str | None, timeout_seconds: float = 10):
+    def __init__(self, secret: Callable[[], str | None], timeout_seconds: float = 10):
         self.secret = secret
         self.timeout_seconds = timeout_seconds
 
@@ -53,9 +54,10 @@ class WebhookSender:
         url = notification.config.get("webhook_url")
         if not isinstance(url, str):
             raise PermanentFailure("channel config notifications.webhook_url is not set")
-        if not self.secret:
-            raise PermanentFailure("OMNIMAN_WEBHOOK_SECRET is not set: webhooks are never sent unsigned")
-        status = webhooks.post(url, notification.model_dump(mode="json"), self.secret,
+        secret = self.secret()
+        if not secret:
+            raise PermanentFailure("the webhook secret is not configured: webhooks are never sent unsigned")
+        status = webhooks.post(url, notification.model_dump(mode="json"), secret,
                                idempotency_key=notification.id, timeout_seconds=self.timeout_seconds)
         return {"sent": True, "via": "webhook", "status": status}
 
@@ -78,5 +80,5 @@ def register(registry: Registry) -> None:
                                         order_ref=directive.order_ref, payload=directive.payload, config=config))
 
 
-def register_webhook(registry: Registry, secret: str | None) -> None:
+def register_webhook(registry: Registry, secret: Callable[[], str | None]) -> None:
     registry.register_backend("notification", "webhook", WebhookSender(secret))

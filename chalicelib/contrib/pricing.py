@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.models import Channel, Session
+from pydantic import TypeAdapter, ValidationError
+
+from ..domain.models import Channel, MoneyQ, Session
 from ..domain.ops import OpContext
 from ..domain.registry import Registry
 from ..domain.totals import reprice
 from ..inventory.store import InventoryStore
+
+_price: TypeAdapter[int] = TypeAdapter(MoneyQ)
+
+
+def _is_price(value: Any) -> bool:
+    # What a line can carry (strict: `true` is no price, nor is a negative or absurd one); anything else is skipped.
+    try:
+        _price.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class ChannelPriceList:
@@ -17,7 +30,9 @@ class ChannelPriceList:
     def prices_for(self, channel: Channel, skus: list[str]) -> dict[str, int]:
         pricing: Any = getattr(channel.config, "pricing", None) or {}
         prices = pricing.get("prices", {}) if isinstance(pricing, dict) else {}
-        return {sku: int(prices[sku]) for sku in skus if isinstance(prices.get(sku), int)}
+        if not isinstance(prices, dict):  # free-form channel config: a list here names no prices
+            return {}
+        return {sku: prices[sku] for sku in skus if _is_price(prices.get(sku))}
 
 
 class CatalogPrices:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..directives.contract import DirectiveContext, PermanentFailure
+from ..domain.errors import Unprocessable
 from ..domain.models import Channel, CheckConfig, Directive, Issue, IssueAction, Line, Order, Session
 from ..domain.registry import DirectiveRequest, Registry
 from ..inventory.backend import StockBackend
@@ -56,7 +57,10 @@ def stock_check(channel: Channel) -> CheckConfig | None:
 
 def fulfilled_statuses(check: CheckConfig) -> frozenset[str]:
     configured = getattr(check, "fulfilled_statuses", None)
-    return frozenset(configured) if isinstance(configured, list) else FULFILLED_STATUSES
+    if not isinstance(configured, list):
+        return FULFILLED_STATUSES
+    # Free-form channel config: only strings can name a status (a list or an object in a frozenset would raise).
+    return frozenset(status for status in configured if isinstance(status, str))
 
 
 # --- stock.hold -------------------------------------------------------------------------------------------------
@@ -133,7 +137,7 @@ def resolve(session: Session, issue: Issue, action: IssueAction, ctx: dict[str, 
     if action.id == "remove_item":
         return [{"op": "remove_line", "line_id": line.line_id} for line in lines]
     # adjust_qty: the sku's lines keep, in order, as much as is available; lines left with nothing go.
-    left = Decimal(str(action.params.get("qty", issue.context.get("available", "0"))))
+    left = _quantity(action.params.get("qty", issue.context.get("available", "0")), issue, action)
     ops: list[dict[str, Any]] = []
     for line in lines:
         keep = min(line.qty, max(left, Decimal(0)))
@@ -143,6 +147,18 @@ def resolve(session: Session, issue: Issue, action: IssueAction, ctx: dict[str, 
         elif keep != line.qty:
             ops.append({"op": "set_qty", "line_id": line.line_id, "qty": str(keep)})
     return ops
+
+
+def _quantity(raw: Any, issue: Issue, action: IssueAction) -> Decimal:
+    # Issues come from check results a client may write: their quantities are data, not trusted numbers.
+    try:
+        value = None if isinstance(raw, bool | list | dict) else Decimal(str(raw))
+    except ArithmeticError:  # decimal.InvalidOperation: not a number at all
+        value = None
+    if value is None or not value.is_finite():
+        raise Unprocessable(f"action {action.id!r} of issue {issue.id!r} carries no usable quantity",
+                            code="invalid_action_params", details={"issue_id": issue.id, "action_id": action.id})
+    return value
 
 
 # --- stock.commit and stock.release -------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.details = details or {}
+        self.headers = headers or {}
 
 
 class InvalidInput(DomainError):
@@ -35,6 +37,25 @@ class Unprocessable(DomainError):
     code = "unprocessable"
 
 
+class Unauthenticated(DomainError):
+    """No API key, or one that is unknown or revoked (401)."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """A valid key outside its scopes (403)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"
@@ -45,6 +66,20 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    """The request body is larger than the API reads (413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class PreconditionRequired(DomainError):
+    """A write that would replace state blindly must name the version it read (428)."""
+
+    status = 428
+    code = "precondition_required"
 
 
 class StaleRev(Conflict):

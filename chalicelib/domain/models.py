@@ -68,6 +68,9 @@ class ChannelConfig(BaseModel):
     checks: dict[Code, CheckConfig] = Field(default_factory=dict)
     post_commit_directives: list[Code] = Field(default_factory=list)
     order_flow: OrderFlow | None = None
+    # A `locked` channel is read-only (the seed's "locked (read-only)"): every op is refused, except `set_data`
+    # under the data roots named here (e.g. ["notes"] for a marketplace whose staff annotate imported orders).
+    locked_writable_data: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _required_checks_are_configured(self) -> ChannelConfig:

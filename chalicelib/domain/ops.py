@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from . import totals
-from .errors import InvalidInput, Unprocessable
+from .errors import Forbidden, InvalidInput, Unprocessable
 from .limits import MAX_PATH_SEGMENTS, JsonObject, JsonValue
 from .models import AuditEntry, Channel, Line, MoneyQ, Qty, Session
 
@@ -104,11 +104,12 @@ def _parse_one(index: int, raw: Any) -> Op:
     if not isinstance(raw, dict):
         raise InvalidInput(f"op {index} must be an object", code="invalid_op", details={"index": index})
     name = raw.get("op")
-    if name not in _OP_TYPES:
+    # Only a str may meet the table: a list or an object is unhashable and `in` would raise TypeError.
+    if not isinstance(name, str) or name not in _OP_TYPES:
         raise InvalidInput(
-            f"op {index}: unsupported op {name!r}",
+            f"op {index}: unsupported op {_describe(name)}",
             code="unsupported_op",
-            details={"index": index, "op": name, "supported": sorted(_OP_TYPES)},
+            details={"index": index, "op": _short(name), "supported": sorted(_OP_TYPES)},
         )
     try:
         return _op_adapter.validate_python(raw)
@@ -124,6 +125,17 @@ def _parse_one(index: int, raw: Any) -> Op:
             code=code,
             details={"index": index, "op": name, "field": field_name, "errors": _plain_errors(exc)},
         ) from None
+
+
+def _short(name: Any) -> str | None:
+    # Echo a short op name only: a structure or a long string is not sent back whole.
+    return name if isinstance(name, str) and len(name) <= 64 else None
+
+
+def _describe(name: Any) -> str:
+    if isinstance(name, str):
+        return repr(name) if _short(name) is not None else repr(name[:64] + "...")
+    return f"<{type(name).__name__}>"
 
 
 def _plain_errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -142,6 +154,10 @@ class OpContext:
     now: str
     prices: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The API key acting, for the audit; and whether it holds `price:override` (services acting for the
+    # system itself may override).
+    key_id: str | None = None
+    may_override_prices: bool = True
 
 
 def apply_ops(session: Session, ops: list[Op], ctx: OpContext) -> None:
@@ -177,13 +193,17 @@ def _price_for(session: Session, sku: str, given: int | None, reason: str | None
         if listed is None:
             raise Unprocessable(f"no price is known for sku {sku!r}", code="price_not_found", details={"sku": sku})
         return listed, False
+    if not ctx.may_override_prices:
+        raise Forbidden(f"setting the price of {sku!r} on internal channel {ctx.channel.code!r} is a price override: "
+                        "it needs the price:override scope", code="price_override_forbidden",
+                        details={"sku": sku, "required": "price:override"})
     session.audit.append(
         AuditEntry(
             type="price_overridden",
             at=ctx.now,
             actor=ctx.actor,
             reason=reason,
-            details={"sku": sku, "listed_price_q": listed, "unit_price_q": given},
+            details={"sku": sku, "listed_price_q": listed, "unit_price_q": given, "key_id": ctx.key_id},
         )
     )
     return given, True

@@ -9,6 +9,12 @@ from ..services.hub import Hub
 from ..storage.db import clamp_limit
 from . import wire
 from .endpoint import endpoint
+from .guard import principal
+
+
+def _actor(request: Request) -> str:
+    """X-Actor names the person at the terminal; without it, the key's name."""
+    return wire.actor(request, principal(request).name)
 
 
 def _session(session_json: dict, rev: int, status: int = 200) -> Response:
@@ -30,7 +36,8 @@ def create_channel(request: Request, hub: Hub) -> Response:
 
 @endpoint
 def list_channels(request: Request, hub: Hub) -> Response:
-    result = channels.list_channels(hub, clamp_limit(wire.query(request, "limit")), wire.query(request, "cursor"))
+    result = channels.list_channels(hub, clamp_limit(wire.query(request, "limit")), wire.query(request, "cursor"),
+                                    principal(request))
     return wire.page(result.items, result.next_cursor)
 
 
@@ -50,7 +57,7 @@ def put_channel(request: Request, hub: Hub, code: str) -> Response:
 
 @endpoint
 def create_session(request: Request, hub: Hub, code: str) -> Response:
-    session = sessions.create(hub, code, wire.body(request), wire.actor(request))
+    session = sessions.create(hub, code, wire.body(request), _actor(request))
     return _session(session.model_dump(mode="json"), session.rev, 201)
 
 
@@ -70,14 +77,14 @@ def get_session(request: Request, hub: Hub, code: str, key: str) -> Response:
 @endpoint
 def modify_session(request: Request, hub: Hub, code: str, key: str) -> Response:
     session = modify.modify_from_body(hub, code, key, wire.body(request), if_match=wire.if_match(request),
-                                      actor=wire.actor(request))
+                                      actor=_actor(request), caller=principal(request))
     return _session(session.model_dump(mode="json"), session.rev)
 
 
 @endpoint
 def commit_session(request: Request, hub: Hub, code: str, key: str, lambda_context: object) -> Response:
     outcome = commit.commit(hub, code, key, wire.body(request), header_key=wire.header(request, "idempotency-key"),
-                            actor=wire.actor(request), lambda_context=lambda_context)
+                            actor=_actor(request), lambda_context=lambda_context)
     if outcome.replayed:
         return wire.respond(outcome.result, 200, {"Idempotent-Replayed": "true"})
     return wire.respond(outcome.result, 201)
@@ -92,7 +99,7 @@ def abandon_session(request: Request, hub: Hub, code: str, key: str) -> Response
 @endpoint
 def resolve_issue(request: Request, hub: Hub, code: str, key: str) -> Response:
     session = resolve.resolve(hub, code, key, wire.body(request), if_match=wire.if_match(request),
-                              actor=wire.actor(request))
+                              actor=_actor(request))
     return _session(session.model_dump(mode="json"), session.rev)
 
 
@@ -113,24 +120,26 @@ def recheck_session(request: Request, hub: Hub, code: str, key: str) -> Response
 @endpoint
 def list_orders(request: Request, hub: Hub) -> Response:
     result = orders.list_orders(hub, wire.query(request, "channel"), wire.query(request, "status"),
-                                clamp_limit(wire.query(request, "limit")), wire.query(request, "cursor"))
+                                clamp_limit(wire.query(request, "limit")), wire.query(request, "cursor"),
+                                principal(request))
     return wire.page(result.items, result.next_cursor)
 
 
 @endpoint
 def get_order(request: Request, hub: Hub, ref: str) -> Response:
-    return wire.respond(orders.get(hub, ref).model_dump(mode="json", by_alias=True))
+    return wire.respond(orders.get(hub, ref, principal(request)).model_dump(mode="json", by_alias=True))
 
 
 @endpoint
 def order_events(request: Request, hub: Hub, ref: str) -> Response:
-    result = orders.events(hub, ref, clamp_limit(wire.query(request, "limit")), wire.query(request, "cursor"))
+    result = orders.events(hub, ref, clamp_limit(wire.query(request, "limit")), wire.query(request, "cursor"),
+                           principal(request))
     return wire.page(result.items, result.next_cursor)
 
 
 @endpoint
 def transition_order(request: Request, hub: Hub, ref: str) -> Response:
-    order, event = orders.transition(hub, ref, wire.body(request), wire.actor(request))
+    order, event = orders.transition(hub, ref, wire.body(request), _actor(request), principal(request))
     return wire.respond({"order": order.model_dump(mode="json", by_alias=True),
                          "event": event.model_dump(mode="json", by_alias=True)})
 

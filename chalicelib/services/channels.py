@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from ..domain.access import Principal
 from ..domain.clock import now_iso
-from ..domain.errors import Conflict, Unprocessable
+from ..domain.errors import Conflict, PreconditionRequired, Unprocessable
 from ..domain.models import Channel, ChannelConfig, Code, EditPolicy, PricingPolicy
 from ..storage.db import Page
 from .hub import Hub
 from .validation import parse
+
+# A channel is one DynamoDB item (400 KB at most) read by every request on it, and each check's config is copied
+# into that check's directives next to a session's lines: a config stays far below the item limit.
+MAX_CONFIG_BYTES = 64_000
 
 
 class ChannelBody(BaseModel):
@@ -22,13 +27,14 @@ class ChannelBody(BaseModel):
     pricing_policy: PricingPolicy = "internal"
     edit_policy: EditPolicy = "open"
     config: ChannelConfig = Field(default_factory=ChannelConfig)
-    expected_version: int | None = None
+    expected_version: Annotated[StrictInt, Field(ge=0)] | None = None
 
 
 def create(hub: Hub, body: Any) -> Channel:
     req = parse(ChannelBody, body)
     if req.code is None:
         raise Unprocessable("`code` is required", code="missing_code")
+    _check_size(req.config)
     _check_topics(hub, req.config)
     now = now_iso()
     channel = Channel(
@@ -43,10 +49,16 @@ def replace(hub: Hub, code: str, body: Any, if_match: int | None) -> Channel:
     req = parse(ChannelBody, body)
     if req.code is not None and req.code != code:
         raise Unprocessable("a channel's code cannot change", code="code_mismatch")
+    expected = req.expected_version if req.expected_version is not None else if_match
+    if expected is None:
+        # A replace rewrites the whole channel (pricing, checks, flow): unpinned, it would undo a concurrent edit.
+        raise PreconditionRequired(
+            'replacing a channel needs the version it replaces: If-Match: "<version>" or `expected_version`',
+        )
+    _check_size(req.config)
     _check_topics(hub, req.config)
     current = hub.channels.get(code)
-    expected = req.expected_version if req.expected_version is not None else if_match
-    if expected is not None and expected != current.version:
+    if expected != current.version:
         raise Conflict("channel changed since it was read", code="stale_version",
                        details={"current_version": current.version})
     updated = current.model_copy(update={
@@ -61,8 +73,20 @@ def get(hub: Hub, code: str) -> Channel:
     return hub.channels.get(code)
 
 
-def list_channels(hub: Hub, limit: int, cursor: str | None) -> Page:
-    return hub.channels.list(limit, cursor)
+def list_channels(hub: Hub, limit: int, cursor: str | None, caller: Principal) -> Page:
+    visible = caller.visible_channels()
+    if visible is None:
+        return hub.channels.list(limit, cursor)
+    # A channel key sees the channels its scopes name: a handful, read in one batch, one page.
+    found = hub.channels.get_many(sorted(visible))
+    return Page([c.model_dump(mode="json") for c in found], None)
+
+
+def _check_size(config: ChannelConfig) -> None:
+    size = len(config.model_dump_json().encode())
+    if size > MAX_CONFIG_BYTES:
+        raise Unprocessable(f"a channel's config may take at most {MAX_CONFIG_BYTES} bytes as JSON",
+                            code="channel_too_large", details={"bytes": size, "max_bytes": MAX_CONFIG_BYTES})
 
 
 def _check_topics(hub: Hub, config: ChannelConfig) -> None:

@@ -10,12 +10,16 @@ from ..config import Settings
 from ..directives.queue import DirectiveQueue
 from ..domain.registry import Registry
 from ..inventory import Inventory
+from ..ratelimit import RateLimiter
+from ..secrets import CURSOR, Secrets
+from ..storage.api_keys import ApiKeyStore
 from ..storage.aws import client
 from ..storage.channels import ChannelStore
 from ..storage.db import Db
 from ..storage.directives import DirectiveStore
 from ..storage.orders import OrderStore
 from ..storage.sessions import SessionStore
+from .api_keys import Authenticator
 
 
 @dataclass
@@ -31,12 +35,19 @@ class Hub:
     queue: DirectiveQueue
     # Commit's own layer: Powertools configures a layer once, with its first caller's key expression.
     commit_idempotency: DynamoDBPersistenceLayer
+    secrets: Secrets
+    api_keys: ApiKeyStore
+    authenticator: Authenticator
+    limiter: RateLimiter
 
 
 def build_hub(settings: Settings, registry: Registry) -> Hub:
     dynamodb = client("dynamodb", settings.aws_endpoint_url)
-    db = Db(dynamodb, settings.table)
+    ssm = client("ssm", settings.aws_endpoint_url) if settings.secrets_path else None
+    secrets = Secrets(settings.secrets_path, ssm)
+    db = Db(dynamodb, settings.table, cursor_key=lambda: secrets.require(CURSOR).encode())
     directives = DirectiveStore(db)
+    api_keys = ApiKeyStore(db)
     return Hub(
         settings=settings,
         registry=registry,
@@ -52,4 +63,8 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
             directives,
         ),
         commit_idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
+        secrets=secrets,
+        api_keys=api_keys,
+        authenticator=Authenticator(api_keys, settings.key_cache_seconds),
+        limiter=RateLimiter(db, enabled=settings.rate_limit_enabled),
     )

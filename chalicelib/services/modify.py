@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..domain import pipeline
+from ..domain.access import PRICE_OVERRIDE, SYSTEM, Principal
 from ..domain.clock import now_iso
 from ..domain.commit_rules import check_directives, checks_to_run
 from ..domain.errors import StaleRev
@@ -28,14 +29,14 @@ class ModifyBody(BaseModel):
 
 
 def modify_from_body(hub: Hub, channel_code: str, session_key: str, body: Any, *, if_match: int | None,
-                     actor: str) -> Session:
+                     actor: str, caller: Principal) -> Session:
     req = parse(ModifyBody, body)
     pinned = req.expected_rev if req.expected_rev is not None else if_match
-    return modify(hub, channel_code, session_key, req.ops, expected_rev=pinned, actor=actor)
+    return modify(hub, channel_code, session_key, req.ops, expected_rev=pinned, actor=actor, caller=caller)
 
 
 def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
-           expected_rev: int | None, actor: str) -> Session:
+           expected_rev: int | None, actor: str, caller: Principal = SYSTEM) -> Session:
     """Applies `raw_ops` atomically: all of them land at rev+1, or nothing is stored.
 
     On a lost race the ops are re-applied to the fresh session, unless the client pinned `expected_rev`.
@@ -48,7 +49,8 @@ def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
         session, seq = from_stored(fresh) if fresh else hub.sessions.get_with_seq(channel_code, session_key)
         if expected_rev is not None and session.rev != expected_rev:
             raise StaleRev(session.rev, expected_rev)
-        ctx = OpContext(channel=channel, actor=actor, now=now_iso(), prices=_prices(hub, channel, session, ops))
+        ctx = OpContext(channel=channel, actor=actor, now=now_iso(), prices=_prices(hub, channel, session, ops),
+                        key_id=caller.key_id, may_override_prices=caller.has(PRICE_OVERRIDE))
         updated = pipeline.modify(session, ops, ctx, hub.registry)
         codes = checks_to_run(channel, session, updated, any(op.op == "add_line" for op in ops))
         directives = check_directives(updated, channel, codes, [new_id("D") for _ in codes], ctx.now)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..domain.access import SYSTEM, Principal
 from ..domain.clock import now_iso
 from ..domain.ids import new_id
 from ..domain.models import Order, OrderEvent
@@ -24,20 +25,31 @@ class TransitionBody(BaseModel):
     reason: Annotated[str, Field(max_length=1000)] | None = None
 
 
-def get(hub: Hub, ref: str) -> Order:
-    return hub.orders.get(ref)
+def get(hub: Hub, ref: str, caller: Principal) -> Order:
+    order = hub.orders.get(ref)
+    caller.require_read(order.channel_code)
+    return order
 
 
-def list_orders(hub: Hub, channel: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
-    return hub.orders.list(channel, status, limit, cursor)
+def list_orders(hub: Hub, channel: str | None, status: str | None, limit: int, cursor: str | None,
+                caller: Principal) -> Page:
+    """Only what the key may see: a channel filter it may read, or the channels its scopes name."""
+    if channel is not None:
+        caller.require_read(channel)
+        return hub.orders.list(channel, status, limit, cursor)
+    visible = caller.visible_channels()
+    if visible is not None and len(visible) == 1:
+        return hub.orders.list(next(iter(visible)), status, limit, cursor)
+    return hub.orders.list(None, status, limit, cursor, only_channels=visible)
 
 
-def events(hub: Hub, ref: str, limit: int, cursor: str | None) -> Page:
-    hub.orders.get(ref)
+def events(hub: Hub, ref: str, limit: int, cursor: str | None, caller: Principal) -> Page:
+    get(hub, ref, caller)
     return hub.orders.events(ref, limit, cursor)
 
 
-def transition(hub: Hub, ref: str, body: Any, actor: str) -> tuple[Order, OrderEvent]:
+def transition(hub: Hub, ref: str, body: Any, actor: str, caller: Principal = SYSTEM) -> tuple[Order, OrderEvent]:
+    caller.require_command(hub.orders.get(ref).channel_code)  # before the body: a stranger learns nothing more
     req = parse(TransitionBody, body)
     for _ in optimistic(10):
         order = hub.orders.get(ref)

@@ -16,6 +16,11 @@ class ChannelStore:
             raise NotFound(f"channel {code!r} does not exist", code="channel_not_found")
         return Channel.model_validate(item)
 
+    def get_many(self, codes: list[str]) -> list[Channel]:
+        """The channels among `codes` that exist, by code."""
+        found = [Channel.model_validate(i) for i in self.db.batch_get([keys.channel(c) for c in codes])]
+        return sorted(found, key=lambda c: c.code)
+
     def create(self, channel: Channel) -> None:
         try:
             self.db.put(_item(channel), condition="attribute_not_exists(pk)")

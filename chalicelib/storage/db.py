@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..domain.errors import InvalidInput
+from ..domain.errors import ConfigurationError, InvalidInput
 from . import codec
 from .keys import KEY_ATTRS
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+# A signed key of every index this table has fits in a few hundred characters; longer is never a real cursor.
+MAX_CURSOR_CHARS = 2048
+_CURSOR = re.compile("[A-Za-z0-9_-]+")
+_MAC_BYTES = hashlib.sha256().digest_size
 
 
 class ConditionFailed(Exception):
@@ -42,9 +49,11 @@ class Page:
 
 
 class Db:
-    def __init__(self, client: Any, table: str):
+    def __init__(self, client: Any, table: str, cursor_key: Callable[[], bytes] | None = None):
         self.client = client
         self.table = table
+        # Signs list cursors (see encode_cursor); read lazily, it may come from a secret store.
+        self.cursor_key = cursor_key
 
     # --- single items ------------------------------------------------------
 
@@ -145,17 +154,25 @@ class Db:
               cursor: str | None = None, newest_first: bool = False, sk_prefix: tuple[str, str] | None = None,
               sk_before: tuple[str, str] | None = None, filter_expression: str | None = None,
               filter_names: dict[str, str] | None = None, filter_values: dict[str, Any] | None = None) -> Page:
-        scope = f"{index}|{pk_value}|{sk_prefix}|{sk_before}|{filter_expression}|{filter_values}"
+        # Everything that makes this listing this listing: a cursor resumes it and nothing else.
+        scope = (f"{self.table}|{index}|{pk_attr}|{pk_value}|{newest_first}|{sk_prefix}|{sk_before}|"
+                 f"{filter_expression}|{filter_names}|{filter_values}")
         kwargs = self._query_request(pk_attr, pk_value, index, sk_prefix, sk_before, filter_names, filter_values)
         kwargs.update(Limit=limit, ScanIndexForward=not newest_first)
         if filter_expression:
             kwargs["FilterExpression"] = filter_expression
         if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, scope)
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, scope, self._cursor_key())
         resp = self.client.query(**kwargs)
         items = [strip_keys(codec.from_item(i)) for i in resp.get("Items", [])]
         last = resp.get("LastEvaluatedKey")
-        return Page(items, encode_cursor(last, scope) if last else None)
+        return Page(items, encode_cursor(last, scope, self._cursor_key()) if last else None)
+
+    def _cursor_key(self) -> bytes:
+        key = self.cursor_key() if self.cursor_key is not None else b""
+        if not key:
+            raise ConfigurationError("list cursors cannot be signed: no cursor key is configured")
+        return key
 
 
     def query_all(self, pk_attr: str, pk: str, *, index: str | None = None,
@@ -211,37 +228,57 @@ def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
 def clamp_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise InvalidInput("`limit` must be an integer", code="invalid_limit") from None
+    # A few ASCII digits only: int() would also take " 5", "1_0" or Arabic-Indic digits, and parse 5,000 of them.
+    if len(raw) > len(str(MAX_LIMIT)) or not (raw.isascii() and raw.isdigit()):
+        raise InvalidInput(f"`limit` must be an integer between 1 and {MAX_LIMIT}", code="invalid_limit")
+    limit = int(raw)
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"`limit` must be between 1 and {MAX_LIMIT}", code="invalid_limit")
+        raise InvalidInput(f"`limit` must be an integer between 1 and {MAX_LIMIT}", code="invalid_limit")
     return limit
 
 
-def _scope_tag(scope: str) -> str:
-    return hashlib.sha256(scope.encode()).hexdigest()[:12]
+def encode_cursor(last_key: dict[str, Any], scope: str, key: bytes) -> str:
+    """An opaque, URL-safe token: the HMAC-SHA256 of (scope, LastEvaluatedKey) followed by the key itself.
+
+    Signing makes any edit detectable: an unsigned key could be pointed at another channel's partition.
+    """
+    payload = json.dumps(last_key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(_cursor_mac(key, scope, payload) + payload).decode().rstrip("=")
 
 
-def encode_cursor(last_key: dict[str, Any], scope: str) -> str:
-    body = json.dumps({"k": last_key, "s": _scope_tag(scope)}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, scope: str) -> dict[str, Any]:
-    # A cursor only resumes the listing it came from: a tampered or foreign one is a 400, not a 500.
-    try:
-        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        key = body["k"]
-        ok = body["s"] == _scope_tag(scope) and isinstance(key, dict) and all(
-            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()
-        )
-    except (ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
+def decode_cursor(cursor: str, scope: str, key: bytes) -> dict[str, Any]:
+    """The LastEvaluatedKey of a cursor this listing issued; any other string is a 400, never a 500."""
+    last_key = _verified_key(cursor, scope, key)
+    if last_key is None:
         raise InvalidInput("`cursor` is not valid for this listing", code="invalid_cursor")
-    return key
+    return last_key
+
+
+def _verified_key(cursor: str, scope: str, key: bytes) -> dict[str, Any] | None:
+    if len(cursor) > MAX_CURSOR_CHARS or not _CURSOR.fullmatch(cursor):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except ValueError:  # binascii.Error: a length no base64 text has
+        return None
+    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+    if not hmac.compare_digest(mac, _cursor_mac(key, scope, payload)):
+        return None
+    # Signed by us, so well formed; checked anyway so that a leaked key cannot turn into a 500 either.
+    last_key = json.loads(payload)
+    if isinstance(last_key, dict) and all(_is_string_attr(v) for v in last_key.values()):
+        return last_key
+    return None
+
+
+def _cursor_mac(key: bytes, scope: str, payload: bytes) -> bytes:
+    # The scope enters as its fixed-length digest, so no (scope, payload) pair can pose as another.
+    scope_digest = hashlib.sha256(scope.encode("utf-8", "surrogatepass")).digest()
+    return hmac.new(key, b"omniman.cursor.v1" + scope_digest + payload, hashlib.sha256).digest()
+
+
+def _is_string_attr(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)
 
 
 def _add_condition(kwargs: dict[str, Any], condition: str | None, names: dict[str, str] | None,

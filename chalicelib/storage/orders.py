@@ -42,7 +42,11 @@ class OrderStore:
             {"Put": self.db.put_request(_event_item(event), condition="attribute_not_exists(pk)")},
         ]
 
-    def list(self, channel: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
+    def list(self, channel: str | None, status: str | None, limit: int, cursor: str | None,
+             only_channels: frozenset[str] | None = None) -> Page:
+        """`only_channels` narrows an all-channel listing inside the query (a page may come back short)."""
+        if only_channels is not None and not only_channels:
+            return Page([], None)
         if channel and status:
             index, pk = "gsi4", f"ORDERS#CH#{channel}#ST#{status}"
         elif channel:
@@ -51,7 +55,15 @@ class OrderStore:
             index, pk = "gsi3", f"ORDERS#ST#{status}"
         else:
             index, pk = "gsi1", "ORDERS"
-        page = self.db.query(f"{index}pk", pk, index=index, limit=limit, cursor=cursor, newest_first=True)
+        narrow: dict[str, object] = {}
+        if only_channels is not None:
+            # gsi2pk (the order's channel partition) is on every order item, whichever index serves the query.
+            codes = sorted(only_channels)
+            narrow = {"filter_expression": f"#ch IN ({', '.join(f':ch{i}' for i in range(len(codes)))})",
+                      "filter_names": {"#ch": "gsi2pk"},
+                      "filter_values": {f":ch{i}": f"ORDERS#CH#{c}" for i, c in enumerate(codes)}}
+        page = self.db.query(f"{index}pk", pk, index=index, limit=limit, cursor=cursor, newest_first=True,
+                             **narrow)  # type: ignore[arg-type]
         page.items = [_order(i).model_dump(mode="json", by_alias=True) for i in page.items]
         return page
 

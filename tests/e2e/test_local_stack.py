@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"Omniman is ready on (http://\S+)")
 START_TIMEOUT = 90
 STOP_TIMEOUT = 30
+# The stack's admin key, chosen here as a developer would with OMNIMAN_BOOTSTRAP_ADMIN_KEY; every request sends it.
+ADMIN_KEY = "omk_e2e000000000_local-stack-admin-key-for-tests"
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
@@ -62,10 +65,12 @@ class Reply:
     json: Any
 
 
-def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
+         key: str | None = ADMIN_KEY) -> Reply:
     data = json.dumps(body).encode() if body is not None else None
+    auth = {"Authorization": f"Bearer {key}"} if key else {}
     req = urllib.request.Request(url, data=data, method=method,  # noqa: S310 - a http://127.0.0.1 URL built here
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+                                 headers={"Content-Type": "application/json", **auth, **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310
             status, hdrs, raw = resp.status, resp.headers, resp.read()
@@ -108,7 +113,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "devstack"], cwd=ROOT, stdout=out, stderr=err,
-            env=clean_env(OMNIMAN_PORT=str(api_port), OMNIMAN_EMULATOR_PORT=str(emulator_port)),
+            env=clean_env(OMNIMAN_PORT=str(api_port), OMNIMAN_EMULATOR_PORT=str(emulator_port),
+                          OMNIMAN_BOOTSTRAP_ADMIN_KEY=ADMIN_KEY),
         )
     try:
         def ready() -> str | None:
@@ -189,7 +195,8 @@ def test_order_commit_replay_and_directive_over_http(stack: RunningStack) -> Non
 def cli(stack: RunningStack, *args: str) -> tuple[int, Any]:
     """The operator CLI as a user runs it, against the stack's HTTP API."""
     done = subprocess.run([sys.executable, "-m", "cli", "directives", *args], cwd=ROOT, capture_output=True,  # noqa: S603
-                          env=clean_env(OMNIMAN_API_URL=stack.url), timeout=60, check=False)
+                          env=clean_env(OMNIMAN_API_URL=stack.url, OMNIMAN_API_KEY=ADMIN_KEY), timeout=60,
+                          check=False)
     return done.returncode, json.loads(done.stdout or done.stderr)
 
 
@@ -271,6 +278,54 @@ def test_outbox_relay_sends_what_a_commit_never_enqueued(stack: RunningStack) ->
 
     wait_for(done, 25, "the outbox relay (every 10 s) to enqueue it and the worker to run it", interval=0.5)
     wait_for(lambda: "outbox relay re-sent 1 directive(s)" in stack.stderr.read_text(), 5, "the relay's log line")
+
+
+def test_every_route_but_health_needs_the_printed_key(stack: RunningStack) -> None:
+    assert f"Admin key  {ADMIN_KEY}" in stack.stdout.read_text()
+    assert http("GET", f"{stack.url}/v1/health", key=None).status == 200
+    refused = http("GET", f"{stack.url}/v1/orders", key=None)
+    assert (refused.status, refused.json["error"]["code"]) == (401, "unauthenticated")
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert http("GET", f"{stack.url}/v1/orders").status == 200
+
+
+def readme_walkthrough() -> str:
+    """The README's first bash block under "A curl walk-through", exactly as a new user pastes it."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## A curl walk-through"):]
+    return section[section.index("```bash\n") + len("```bash\n"):section.index("```\n", section.index("```bash"))]
+
+
+def test_the_readme_walkthrough_works_with_the_printed_key(stack: RunningStack) -> None:
+    script = readme_walkthrough()
+    assert "API=http://127.0.0.1:8000" in script and "KEY=omk_..." in script
+    script = script.replace("API=http://127.0.0.1:8000", f"API={stack.url}").replace("KEY=omk_...", f"KEY={ADMIN_KEY}")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,  # noqa: S603,S607
+                          timeout=120, check=False, env=clean_env())
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert '"error"' not in done.stdout, done.stdout
+    assert '"secret":"omk_' in done.stdout  # step 0: the till's key, shown once
+    assert "Idempotent-Replayed" not in done.stdout  # step 4 ran once: a first commit
+    assert '"to":"confirmed"' in done.stdout  # step 6 moved the order
+
+
+def test_keys_cli_creates_lists_and_revokes(stack: RunningStack) -> None:
+    def keys(*args: str) -> tuple[int, Any]:
+        run = subprocess.run([sys.executable, "-m", "cli", "keys", *args], cwd=ROOT, capture_output=True,  # noqa: S603
+                             env=clean_env(OMNIMAN_API_URL=stack.url, OMNIMAN_API_KEY=ADMIN_KEY), timeout=60,
+                             check=False)
+        return run.returncode, json.loads(run.stdout or run.stderr)
+
+    code, created = keys("create", "--name", "e2e-till", "--scope", "channel:pos", "--commit-rate-limit", "5")
+    assert code == 0 and created["secret"].startswith("omk_") and created["commit_rate_limit_per_minute"] == 5
+    till = created["secret"]
+    assert http("GET", f"{stack.url}/v1/orders?channel=pos", key=till).status == 200
+    assert http("GET", f"{stack.url}/v1/orders?channel=web", key=till).status == 403
+    code, listed = keys("list")
+    assert code == 0 and "e2e-till" in {k["name"] for k in listed["items"]}
+    assert all("secret" not in k and "secret_hash" not in k for k in listed["items"])
+    assert keys("revoke", created["key_id"])[1]["revoked"] is True
+    assert http("GET", f"{stack.url}/v1/orders?channel=pos", key=till).status == 401
 
 
 def test_sigint_stops_the_stack_cleanly(stack: RunningStack) -> None:

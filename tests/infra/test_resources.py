@@ -201,3 +201,16 @@ def test_gateway_answers_use_the_api_error_shape_and_stay_out_of_the_local_stack
     assert settings["ThrottlingRateLimit"] == {"Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, "ApiRateLimit"]}
     local = standalone_template()["Resources"]
     assert "ApiGateway4xxResponse" not in local and "MainTable" in local and "DirectivesDeadLetterAlarm" in local
+
+
+def test_unknown_routes_and_methods_answer_404_not_found_on_aws() -> None:
+    # API Gateway's own answer for them is a 403 "Missing Authentication Token"; the local server answers 404 too.
+    from devstack.resources import load_template, standalone_template
+
+    props = load_template()["Resources"]["ApiGatewayUnknownRouteResponse"]["Properties"]
+    assert (props["ResponseType"], props["StatusCode"], props["RestApiId"]) == (
+        "MISSING_AUTHENTICATION_TOKEN", "404", {"Ref": "RestAPI"})
+    rendered = json.loads(props["ResponseTemplates"]["application/json"])
+    assert set(rendered["error"]) == {"code", "message", "details"}
+    assert rendered["error"]["code"] == "not_found"
+    assert "ApiGatewayUnknownRouteResponse" not in standalone_template()["Resources"]

@@ -70,7 +70,21 @@ def test_replace_channel_is_conditional_on_its_version(api):
     assert api.get("/v1/channels/pos").json["name"] == "Counter"
     r = api.put("/v1/channels/pos", {"code": "other", "name": "x"})
     assert (r.status, r.error_code()) == (422, "code_mismatch")
-    assert api.put("/v1/channels/ghost", {"name": "x"}).status == 404
+    assert api.put("/v1/channels/ghost", {"name": "x"}, headers={"If-Match": '"1"'}).status == 404
+    assert api.get("/v1/channels/ghost").status == 404
+
+
+def test_replace_channel_without_a_version_is_428_and_changes_nothing(api):
+    api.channel("pos")
+    for body, headers in (({"name": "Blind"}, {}), ({"name": "Blind", "expected_version": None}, {"If-Match": " "})):
+        r = api.put("/v1/channels/pos", body, headers=headers)
+        assert (r.status, r.error_code()) == (428, "precondition_required"), r.json
+        assert set(r.json["error"]) == {"code", "message", "details"}
+    assert api.put("/v1/channels/ghost", {"name": "x"}).status == 428
+    assert api.get("/v1/channels/pos").json["name"] == "POS"
+    assert api.get("/v1/channels/pos").json["version"] == 1
+    r = api.put("/v1/channels/pos", {"name": "Pinned", "expected_version": 1})
+    assert (r.status, r.json["version"]) == (200, 2)
     assert api.get("/v1/channels/ghost").status == 404
 
 

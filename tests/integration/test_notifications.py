@@ -50,7 +50,7 @@ def hooked(api, hub, receiver, monkeypatch):
     from chalicelib.contrib.notifications import WebhookSender
     from chalicelib.domain.registry import registry
 
-    monkeypatch.setitem(registry._backends, ("notification", "webhook"), WebhookSender(SECRET))
+    monkeypatch.setitem(registry._backends, ("notification", "webhook"), WebhookSender(lambda: SECRET))
     api.channel("hooked", pricing_policy="external", config={
         "post_commit_directives": ["notification.send"],
         "notifications": {"backend": "webhook", "webhook_url": receiver.url}})
@@ -107,7 +107,7 @@ def test_webhook_without_a_url_or_secret_is_dead_not_retried(api, hub, monkeypat
     from chalicelib.contrib.notifications import WebhookSender
     from chalicelib.domain.registry import registry
 
-    monkeypatch.setitem(registry._backends, ("notification", "webhook"), WebhookSender(None))
+    monkeypatch.setitem(registry._backends, ("notification", "webhook"), WebhookSender(lambda: None))
     api.channel("nohook", pricing_policy="external", config={
         "post_commit_directives": ["notification.send"], "notifications": {"backend": "webhook"}})
     _, directive_id = commit_order(api, "nohook")
