@@ -7,8 +7,8 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
-from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, scope
-from chalicelib.http import api, inventory_api, keys_api
+from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, SIGNED, scope
+from chalicelib.http import api, inventory_api, keys_api, lifecycle_api
 from chalicelib.http.chalice_app import ThreadSafeChalice
 from chalicelib.http.guard import guard
 from chalicelib.http.routes import RouteTable
@@ -152,6 +152,62 @@ def order_events(ref: str) -> Response:
 @route("/v1/orders/{ref}/transition", "POST", RESOURCE)
 def transition_order(ref: str) -> Response:
     return api.transition_order(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/history", "GET", RESOURCE)
+def order_history(ref: str) -> Response:
+    return lifecycle_api.history(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/pay", "POST", RESOURCE)
+def pay_order(ref: str) -> Response:
+    return lifecycle_api.pay(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/cancel", "POST", RESOURCE)
+def cancel_order(ref: str) -> Response:
+    return lifecycle_api.cancel(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/ship", "POST", RESOURCE)
+def ship_order(ref: str) -> Response:
+    return lifecycle_api.ship(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/deliver", "POST", RESOURCE)
+def deliver_order(ref: str) -> Response:
+    return lifecycle_api.deliver(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/refund", "POST", RESOURCE)
+def refund_order(ref: str) -> Response:
+    return lifecycle_api.refund(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/payments", "GET", RESOURCE)
+def order_payments(ref: str) -> Response:
+    return lifecycle_api.payments(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/shipments", "GET", RESOURCE)
+def order_shipments(ref: str) -> Response:
+    return lifecycle_api.shipments(req(), HUB, ref)
+
+
+@route("/v1/orders/{ref}/webhooks", "GET", RESOURCE)
+def order_webhooks(ref: str) -> Response:
+    return lifecycle_api.webhook_log(req(), HUB, ref)
+
+
+# --- provider webhooks: signed by the provider instead of a key ---------------------------------------------------
+@route("/v1/webhooks/payment", "POST", SIGNED)
+def payment_webhook() -> Response:
+    return lifecycle_api.receive_webhook(req(), HUB, "payment")
+
+
+@route("/v1/webhooks/shipping", "POST", SIGNED)
+def shipping_webhook() -> Response:
+    return lifecycle_api.receive_webhook(req(), HUB, "shipping")
 
 
 # --- directives -------------------------------------------------------------------------------------------------

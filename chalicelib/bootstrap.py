@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .config import load_settings
-from .contrib import notifications, pricing, stock
+from .contrib import notifications, payments, pricing, stock
 from .domain.registry import registry
 from .observability import register_metrics
 from .secrets import WEBHOOK
@@ -14,6 +14,7 @@ from .services.hub import Hub, build_hub
 pricing.register(registry)
 notifications.register(registry)
 stock.register(registry)
+payments.register(registry)
 register_metrics(registry)
 
 

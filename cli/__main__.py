@@ -1,4 +1,4 @@
-"""`python -m cli {directives,keys} ...`: operator commands over the HTTP API.
+"""`python -m cli {directives,keys,simulate} ...`: operator commands over the HTTP API.
 
 The API is at OMNIMAN_API_URL (default: the local stack, http://127.0.0.1:$OMNIMAN_PORT or 8000) and the key
 comes from OMNIMAN_API_KEY (or --api-key). Prints the API's JSON answer; exits 1 when the API refuses the
@@ -55,6 +55,13 @@ def parser() -> argparse.ArgumentParser:
     key_list.add_argument("--limit", type=int)
     key_list.add_argument("--cursor")
     key_commands.add_parser("revoke", help="revoke a key by id").add_argument("id")
+    simulate = groups.add_parser("simulate", help="send a provider's signed webhook by hand (the simulator's)")
+    simulate.add_argument("command", choices=["payment", "shipping"])
+    simulate.add_argument("--order", required=True, help="the order ref, O-...")
+    simulate.add_argument("--outcome", required=True,
+                          help="payment: succeeded|failed; shipping: shipped|delivered")
+    simulate.add_argument("--amount-q", type=int, help="payment amount in minor units (default: the order's due)")
+    simulate.add_argument("--provider", default="simulator")
     bootstrap = key_commands.add_parser("bootstrap", help="a stage's first admin key, written with AWS credentials")
     bootstrap.add_argument("--stage", required=True, help="the stage whose table gets the key (omniman-<stage>-main)")
     bootstrap.add_argument("--name", default="bootstrap-admin")
@@ -109,6 +116,51 @@ def call(base: str, method: str, path: str, body: Any, key: str | None = None) -
             return exc.code, {"error": {"code": "http_error", "message": raw.decode(errors="replace")[:500]}}
 
 
+OUTCOMES = {"payment": {"succeeded": "payment.succeeded", "failed": "payment.failed"},
+            "shipping": {"shipped": "shipment.shipped", "delivered": "shipment.delivered"}}
+# The local stack's simulator secrets (devstack/environment.py); a deployed stage's come from the environment.
+LOCAL_SECRETS = {"payment": "local-only-payment-simulator-secret", "shipping": "local-only-shipping-simulator-secret"}
+
+
+def simulate(base: str, args: argparse.Namespace) -> int:
+    """Signs and sends the webhook a provider would send, e.g. a payment that succeeded for an order."""
+    import time
+    import uuid
+
+    from chalicelib.contrib import webhooks
+    from chalicelib.secrets import env_name
+
+    kind = args.command
+    event_type = OUTCOMES[kind].get(args.outcome)
+    if event_type is None:
+        print(f"--outcome for {kind} is one of {', '.join(OUTCOMES[kind])}", file=sys.stderr)
+        return 2
+    data: dict[str, Any] = {}
+    if args.amount_q is not None:
+        data["amount_q"] = args.amount_q
+    if event_type == "payment.failed":
+        data["reason"] = "declined (simulated)"
+    if kind == "shipping":
+        data.update(carrier="simulated-post", tracking_number=f"CLI{uuid.uuid4().hex[:10].upper()}")
+    body = json.dumps({"id": f"cli-{uuid.uuid4()}", "type": event_type, "order_ref": args.order, "data": data,
+                       "created": int(time.time())}).encode()
+    secret = os.environ.get(env_name(f"{kind}-webhook-secret-{args.provider}")) or LOCAL_SECRETS[kind]
+    req = urllib.request.Request(  # noqa: S310 (operator's URL)
+        f"{base.rstrip('/')}/v1/webhooks/{kind}?provider={urllib.parse.quote(args.provider)}", data=body,
+        method="POST", headers={"Content-Type": "application/json",
+                                webhooks.SIGNATURE_HEADER: webhooks.sign(secret, body, int(time.time()))})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310
+            status, answer = resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        status, answer = exc.code, json.loads(exc.read() or b"null")
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"cannot reach the Omniman API at {base}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(answer, indent=2, sort_keys=True), file=sys.stdout if status < 400 else sys.stderr)
+    return 0 if status < 400 else 1
+
+
 def bootstrap(stage: str, name: str) -> int:
     """Writes an admin key into the stage's table directly (AWS credentials from the usual places)."""
     import boto3
@@ -130,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.group == "keys" and args.command == "bootstrap":
         return bootstrap(args.stage, args.name)
     base = args.api or api_url()
+    if args.group == "simulate":
+        return simulate(base, args)
     key = args.api_key or os.environ.get("OMNIMAN_API_KEY")
     method, path, body = request(args)
     try:

@@ -45,6 +45,15 @@ CHANNELS: list[dict[str, Any]] = [
         "config": {"order_flow": MARKETPLACE_FLOW, "locked_writable_data": ["notes"]},
     },
     {
+        # The event-driven OMS seed, played by itself: OrderCreated -> payment requested of the simulator ->
+        # its signed webhook pays the order -> shipping handler -> processing -> shipped -> delivered.
+        "code": "oms", "name": "Event-driven OMS (simulated providers)", "pricing_policy": "external",
+        "edit_policy": "open",
+        "config": {"order_flow": MARKETPLACE_FLOW, "event_handlers": ["payment", "shipping"],
+                   "payment": {"backend": "simulator", "simulate_delay_seconds": 1},
+                   "shipping": {"backend": "simulator", "simulate_delay_seconds": 1}},
+    },
+    {
         "code": "shop", "name": "Shop with stock", "pricing_policy": "internal", "edit_policy": "open",
         "config": {
             "checks": {"stock": {"directive_topic": "stock.hold", "hold_ttl_minutes": 15, "store_code": "main"}},

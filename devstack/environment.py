@@ -24,6 +24,9 @@ DEFAULTS = {
     # Lets a channel try the webhook notification backend locally; deployed stages set their own secret.
     "OMNIMAN_WEBHOOK_SECRET": "local-only-webhook-secret",
     "OMNIMAN_CURSOR_SECRET": "local-only-cursor-secret",
+    # The simulated payment and shipping providers sign their webhooks with these (see contrib/payments.py).
+    "OMNIMAN_PAYMENT_WEBHOOK_SECRET_SIMULATOR": "local-only-payment-simulator-secret",
+    "OMNIMAN_SHIPPING_WEBHOOK_SECRET_SIMULATOR": "local-only-shipping-simulator-secret",
 }
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 

@@ -85,6 +85,7 @@ def start(stack: Stack, stop: threading.Event) -> str:
         raise PortUnavailable(f"OMNIMAN_PORT={port} is not free ({exc.strerror})") from None
     api.start()
     stack.on_stop("HTTP server", api.stop)
+    env.setdefault("OMNIMAN_PUBLIC_API_URL", api.url)  # where the simulated providers send their webhooks
 
     workers = []
     for queue, name in ((hub.settings.directives_queue, "directive_worker"),

@@ -14,7 +14,8 @@ from typing import Any
 
 from chalicelib.secrets import CURSOR, WEBHOOK
 
-GENERATED = (CURSOR, WEBHOOK)
+# Ours to choose; a real payment provider's webhook secret is issued by the provider and set by hand.
+GENERATED = (CURSOR, WEBHOOK, "payment-webhook-secret-simulator", "shipping-webhook-secret-simulator")
 
 
 def ensure(ssm: Any, stage: str) -> list[str]:

@@ -22,6 +22,8 @@ os.environ.update({
     "POWERTOOLS_TRACE_DISABLED": "true",
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "3000",
     "OMNIMAN_CURSOR_SECRET": "test-cursor-secret",
+    "OMNIMAN_PAYMENT_WEBHOOK_SECRET_SIMULATOR": "test-payment-simulator-secret",
+    "OMNIMAN_SHIPPING_WEBHOOK_SECRET_SIMULATOR": "test-shipping-simulator-secret",
     **env_for_stage(STAGE),
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -43,9 +43,13 @@ def verify(secret: str, header: str, body: bytes, *, now: float | None = None, t
 
 
 def post(url: str, payload: dict[str, Any], secret: str, *, idempotency_key: str, timeout_seconds: float) -> int:
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return post_raw(url, body, secret, idempotency_key=idempotency_key, timeout_seconds=timeout_seconds)
+
+
+def post_raw(url: str, body: bytes, secret: str, *, idempotency_key: str, timeout_seconds: float) -> int:
     if not url.startswith(("https://", "http://")):
         raise PermanentFailure(f"webhook URL {url!r} is not http(s)")
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310 (http(s) only)
         "Content-Type": "application/json",
         "User-Agent": "omniman-webhooks/1",

@@ -92,7 +92,9 @@ class DirectiveQueue:
         try:
             resp = self.sqs.send_message_batch(
                 QueueUrl=self.url(queue),
-                Entries=[{"Id": str(i), "MessageBody": message_body(d)} for i, d in enumerate(batch)],
+                Entries=[{"Id": str(i), "MessageBody": message_body(d),
+                          **({"DelaySeconds": d.delay_seconds} if d.delay_seconds else {})}
+                         for i, d in enumerate(batch)],
             )
         except (BotoCoreError, ClientError):
             log.exception("could not enqueue %d directives; the outbox relay will retry", len(batch))

@@ -81,7 +81,7 @@ class Principal:
 SYSTEM = Principal(key_id="system", name="system", scopes=frozenset({ADMIN}))
 
 
-Kind = Literal["public", "key", "scope", "channel_read", "channel_write", "resource"]
+Kind = Literal["public", "signed", "key", "scope", "channel_read", "channel_write", "resource"]
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,15 @@ class Access:
     param: str = "code"  # the path parameter naming the channel, for channel_read / channel_write
 
     def describe(self) -> str:
-        return {"public": "none (public)", "key": "any valid key", "resource": "any valid key; the resource's "
+        return {"public": "none (public)", "signed": "the provider's webhook signature",
+                "key": "any valid key", "resource": "any valid key; the resource's "
                 "channel decides", "scope": f"scope {self.scope}", "channel_read": f"channel:{{{self.param}}}:read",
                 "channel_write": f"channel:{{{self.param}}}"}[self.kind]
 
 
 PUBLIC = Access("public")
+# Provider webhooks: no key, the provider's HMAC signature over the body (checked by the service).
+SIGNED = Access("signed")
 ANY_KEY = Access("key")
 RESOURCE = Access("resource")
 CHANNEL_READ = Access("channel_read")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .errors import Conflict
-from .models import Channel, Directive, Order, OrderEvent, OrderLine, OrderSnapshot, Session
+from .events import ORDER_CREATED, PRICE_OVERRIDDEN, OrderEvent, order_event
+from .models import Channel, Directive, Order, OrderLine, OrderSnapshot, Session
 from .pipeline import ensure_open
 from .status_flow import flow_for
 
@@ -49,7 +50,8 @@ def _expired(until: object, now: str) -> bool:
     return expiry <= datetime.fromisoformat(now)
 
 
-def build_order(session: Session, channel: Channel, ref: str, actor: str, now: str) -> tuple[Order, list[OrderEvent]]:
+def build_order(session: Session, channel: Channel, ref: str, actor: str, now: str,
+                idempotency_key: str | None = None) -> tuple[Order, list[OrderEvent]]:
     status = flow_for(channel).initial_status
     lines = [OrderLine(**line.model_dump(exclude={"price_overridden"})) for line in session.items]
     snapshot = OrderSnapshot(
@@ -60,21 +62,14 @@ def build_order(session: Session, channel: Channel, ref: str, actor: str, now: s
         checks=session.checks,
         audit=session.audit,
     )
-    events = [
-        OrderEvent(
-            ref=ref, seq=1, type="created", actor=actor, from_status=None, to_status=status, at=now,
-            details={"session_key": session.session_key, "session_rev": session.rev},
-        )
-    ]
+    events = [order_event(ref, 1, ORDER_CREATED, actor, now, idempotency_key=idempotency_key, payload={
+        "from": None, "to": status, "channel_code": channel.code, "session_key": session.session_key,
+        "session_rev": session.rev, "total_q": session.pricing.total_q, "items_count": len(lines)})]
     # Each price override travels into the order's history (I5).
     for entry in session.audit:
         if entry.type == "price_overridden" and session.line(entry.details.get("line_id", "")):
-            events.append(
-                OrderEvent(
-                    ref=ref, seq=len(events) + 1, type="price_overridden", actor=entry.actor,
-                    reason=entry.reason, at=entry.at, details=entry.details,
-                )
-            )
+            events.append(order_event(ref, len(events) + 1, PRICE_OVERRIDDEN, entry.actor, entry.at,
+                                      payload={**entry.details, "reason": entry.reason}))
     order = Order(
         ref=ref,
         channel_code=channel.code,

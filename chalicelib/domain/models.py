@@ -71,6 +71,8 @@ class ChannelConfig(BaseModel):
     # A `locked` channel is read-only (the seed's "locked (read-only)"): every op is refused, except `set_data`
     # under the data roots named here (e.g. ["notes"] for a marketplace whose staff annotate imported orders).
     locked_writable_data: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] = Field(default_factory=list)
+    # Event handlers this channel runs (by name, e.g. ["payment", "shipping"]): each through SQS, per event.
+    event_handlers: list[Code] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _required_checks_are_configured(self) -> ChannelConfig:
@@ -210,20 +212,15 @@ class Order(Model):
     items: list[OrderLine]
     snapshot: OrderSnapshot
     event_seq: int = 0
+    # Money moved on this order (minor units): always captured_q <= total_q and refunded_q <= captured_q.
+    captured_q: int = 0
+    refunded_q: int = 0
     created_at: str
     updated_at: str
 
-
-class OrderEvent(Model):
-    ref: str
-    seq: int
-    type: str
-    actor: str
-    from_status: str | None = Field(None, alias="from")
-    to_status: str | None = Field(None, alias="to")
-    reason: str | None = None
-    at: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    @property
+    def refundable_q(self) -> int:
+        return self.captured_q - self.refunded_q
 
 
 # --- directives -------------------------------------------------------------
@@ -243,5 +240,7 @@ class Directive(Model):
     lease_until: str | None = None
     result: dict[str, Any] | None = None
     last_error: str | None = None
+    # Held back this long when first sent (the payment simulator's webhooks); at most SQS's 15 minutes.
+    delay_seconds: Annotated[int, Field(ge=0, le=900)] = 0
     created_at: str
     updated_at: str

@@ -24,6 +24,9 @@ HOOKS = (
 # State changes whose follow-up directives are written in the same transaction as the change itself.
 REACTION_EVENTS = ("session.abandoned", "order.status_changed")
 Stage = Literal["draft", "commit"]
+# The seed's event retry policy: a handler is tried once and retried at most 3 times, then dead-lettered.
+EVENT_HANDLER_ATTEMPTS = 4
+EVENT_TOPIC_PREFIX = "event."
 # (topic, payload) of a directive a reaction asks for
 DirectiveRequest = tuple[str, dict[str, Any]]
 
@@ -55,6 +58,7 @@ class Registry:
         self._backends: dict[tuple[str, str], Any] = {}
         self._reactions: dict[str, dict[str, Callable[..., list[DirectiveRequest]]]] = {
             event: {} for event in REACTION_EVENTS}
+        self._event_handlers: dict[str, list[str]] = {}
 
     # modifiers: pure transforms of the working session, (session, channel, ctx) -> None
     def register_modifier(self, name: str, order: int = 100) -> Callable[[Any], Any]:
@@ -99,6 +103,34 @@ class Registry:
 
     def has_handler(self, topic: str) -> bool:
         return topic in self._handlers
+
+    # event handlers (the seed's observer pattern): (event, ctx) -> dict. Each handler of each domain event runs as
+    # its own directive (topic `event.<name>`), written in the same transaction as the event; a channel turns
+    # handlers on by name in `config.event_handlers`.
+    def register_event_handler(self, event_type: str, name: str | None = None,
+                               max_attempts: int = EVENT_HANDLER_ATTEMPTS) -> Callable[[Any], Any]:
+        def deco(target: Any) -> Any:
+            handler_name = name or getattr(target, "name", None) or target.__name__
+            handle = _callable(target, "handle")
+
+            def run(directive: Any, ctx: Any) -> Any:
+                from .events import OrderEvent
+
+                return handle(OrderEvent.model_validate(directive.payload["event"]), ctx)
+
+            names = self._event_handlers.setdefault(event_type, [])
+            if handler_name not in names:
+                names.append(handler_name)
+            self.register_handler(EVENT_TOPIC_PREFIX + handler_name, max_attempts=max_attempts)(run)
+            return target
+
+        return deco
+
+    def event_handlers(self, event_type: str) -> list[str]:
+        return list(self._event_handlers.get(event_type, []))
+
+    def has_event_handler(self, name: str) -> bool:
+        return any(name in names for names in self._event_handlers.values())
 
     # resolvers: (session, issue, action, ctx) -> list of ops, applied through the modify pipeline
     def register_resolver(self, source: str) -> Callable[[Any], Any]:
@@ -177,6 +209,12 @@ class Registry:
         elif kind == "handler":
             self._handlers.pop(name, None)
             self._handler_attempts.pop(name, None)
+        elif kind == "event_handler":
+            for names in self._event_handlers.values():
+                if name in names:
+                    names.remove(name)
+            self._handlers.pop(EVENT_TOPIC_PREFIX + name, None)
+            self._handler_attempts.pop(EVENT_TOPIC_PREFIX + name, None)
         elif kind == "resolver":
             self._resolvers.pop(name, None)
         elif kind == "reaction":
@@ -187,3 +225,8 @@ class Registry:
 
 
 registry = Registry()
+
+
+def event_handler(event_type: str, name: str | None = None) -> Callable[[Any], Any]:
+    """The seed's `@event_handler(OrderCreated)`, on the process registry."""
+    return registry.register_event_handler(event_type, name)

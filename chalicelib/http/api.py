@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice.app import Request, Response
 
 from ..services import channels, checks, commit, directives, modify, orders, resolve, sessions
@@ -10,6 +12,7 @@ from ..storage.db import clamp_limit
 from . import wire
 from .endpoint import endpoint
 from .guard import principal
+from .replay import once
 
 
 def _actor(request: Request) -> str:
@@ -19,6 +22,10 @@ def _actor(request: Request) -> str:
 
 def _session(session_json: dict, rev: int, status: int = 200) -> Response:
     return wire.respond(session_json, status, {"ETag": f'"{rev}"'})
+
+
+def _etag(session_json: dict[str, Any]) -> dict[str, str]:
+    return {"ETag": f'"{session_json["rev"]}"'}
 
 
 @endpoint
@@ -92,15 +99,21 @@ def commit_session(request: Request, hub: Hub, code: str, key: str, lambda_conte
 
 @endpoint
 def abandon_session(request: Request, hub: Hub, code: str, key: str) -> Response:
-    session = sessions.abandon(hub, code, key)
-    return _session(session.model_dump(mode="json"), session.rev)
+    def run(body: Any, _: str | None) -> tuple[int, dict[str, Any]]:
+        return 200, sessions.abandon(hub, code, key).model_dump(mode="json")
+
+    return once(request, hub, "abandon", {"channel_code": code, "session_key": key}, run, _etag)
 
 
 @endpoint
 def resolve_issue(request: Request, hub: Hub, code: str, key: str) -> Response:
-    session = resolve.resolve(hub, code, key, wire.body(request), if_match=wire.if_match(request),
-                              actor=_actor(request))
-    return _session(session.model_dump(mode="json"), session.rev)
+    if_match, actor = wire.if_match(request), _actor(request)
+
+    def run(body: Any, _: str | None) -> tuple[int, dict[str, Any]]:
+        return 200, resolve.resolve(hub, code, key, body, if_match=if_match, actor=actor).model_dump(mode="json")
+
+    return once(request, hub, "resolve", {"channel_code": code, "session_key": key, "if_match": if_match}, run,
+                _etag)
 
 
 @endpoint
@@ -139,9 +152,13 @@ def order_events(request: Request, hub: Hub, ref: str) -> Response:
 
 @endpoint
 def transition_order(request: Request, hub: Hub, ref: str) -> Response:
-    order, event = orders.transition(hub, ref, wire.body(request), _actor(request), principal(request))
-    return wire.respond({"order": order.model_dump(mode="json", by_alias=True),
-                         "event": event.model_dump(mode="json", by_alias=True)})
+    actor, caller = _actor(request), principal(request)
+
+    def run(body: Any, key: str | None) -> tuple[int, dict[str, Any]]:
+        order, event = orders.transition(hub, ref, body, actor, caller, idempotency_key=key)
+        return 200, {"order": order.model_dump(mode="json", by_alias=True), "event": event.model_dump(mode="json")}
+
+    return once(request, hub, "transition", {"order_ref": ref}, run)
 
 
 # --- directives -------------------------------------------------------------
@@ -163,8 +180,11 @@ def get_directive(request: Request, hub: Hub, directive_id: str) -> Response:
 
 @endpoint
 def retry_directive(request: Request, hub: Hub, directive_id: str) -> Response:
-    directive, requeued = directives.retry(hub, directive_id)
-    return wire.respond({**directive.model_dump(mode="json"), "requeued": requeued}, 202 if requeued else 200)
+    def run(body: Any, _: str | None) -> tuple[int, dict[str, Any]]:
+        directive, requeued = directives.retry(hub, directive_id)
+        return 202 if requeued else 200, {**directive.model_dump(mode="json"), "requeued": requeued}
+
+    return once(request, hub, "retry", {"directive_id": directive_id}, run)
 
 
 @endpoint

@@ -48,7 +48,7 @@ def _admit(hub: Hub, routes: RouteTable, request: Request, get_response: Callabl
             logger.error("route %s %s has no access declared", request.method, path)
             return wire.error(403, "forbidden", "this route declares no access and is closed")
         return get_response(request)  # another method on a known path: Chalice answers 405
-    if spec.access.kind == "public":
+    if spec.access.kind in ("public", "signed"):
         return get_response(request)
     caller, record = _authenticate(hub, request)
     limits = {"requests": record.get("rate_limit_per_minute") or hub.settings.key_rate_limit_per_minute}

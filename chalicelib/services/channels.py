@@ -99,3 +99,17 @@ def _check_topics(hub: Hub, config: ChannelConfig) -> None:
             code="unknown_directive_topic",
             details={"topics": unknown},
         )
+    handlers = sorted({n for n in config.event_handlers if not hub.registry.has_event_handler(n)})
+    if handlers:
+        raise Unprocessable(f"no event handler is registered as: {', '.join(handlers)}",
+                            code="unknown_event_handler", details={"handlers": handlers})
+    for kind in ("payment", "shipping"):
+        section: Any = getattr(config, kind, None)
+        name = section.get("backend") if isinstance(section, dict) else None
+        if name is None or name == "manual":
+            continue
+        try:
+            hub.registry.backend(kind, str(name))
+        except LookupError:
+            raise Unprocessable(f"no {kind} backend is registered as {name!r}", code="unknown_backend",
+                                details={kind: name}) from None

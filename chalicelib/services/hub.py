@@ -33,8 +33,8 @@ class Hub:
     directives: DirectiveStore
     inventory: Inventory
     queue: DirectiveQueue
-    # Commit's own layer: Powertools configures a layer once, with its first caller's key expression.
-    commit_idempotency: DynamoDBPersistenceLayer
+    # Every command's idempotency records (services/idempotency.py): one layer, one key expression for all.
+    idempotency: DynamoDBPersistenceLayer
     secrets: Secrets
     api_keys: ApiKeyStore
     authenticator: Authenticator
@@ -62,7 +62,7 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
             {"directives": settings.directives_queue, "checks": settings.checks_queue},
             directives,
         ),
-        commit_idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
+        idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
         secrets=secrets,
         api_keys=api_keys,
         authenticator=Authenticator(api_keys, settings.key_cache_seconds),

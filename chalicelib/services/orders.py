@@ -1,4 +1,4 @@
-"""Order use cases: read, list, events, and the only change an order allows, a status transition."""
+"""Order use cases: read, list, events, history, and the generic status transition."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..domain import lifecycle
 from ..domain.access import SYSTEM, Principal
-from ..domain.clock import now_iso
-from ..domain.ids import new_id
-from ..domain.models import Order, OrderEvent
-from ..domain.reactions import reaction_directives
-from ..domain.status_flow import check_transition, flow_for
-from ..storage.db import ConditionFailed, Page
+from ..domain.events import OrderEvent
+from ..domain.models import Channel, Order
+from ..domain.status_flow import flow_for
+from ..storage.db import Page
+from . import order_changes
 from .hub import Hub
-from .retry import optimistic
 from .validation import parse
 
 
@@ -48,33 +47,34 @@ def events(hub: Hub, ref: str, limit: int, cursor: str | None, caller: Principal
     return hub.orders.events(ref, limit, cursor)
 
 
-def transition(hub: Hub, ref: str, body: Any, actor: str, caller: Principal = SYSTEM) -> tuple[Order, OrderEvent]:
-    caller.require_command(hub.orders.get(ref).channel_code)  # before the body: a stranger learns nothing more
+def history(hub: Hub, ref: str, caller: Principal) -> list[dict[str, Any]]:
+    get(hub, ref, caller)
+    return hub.orders.history(ref)
+
+
+def records(hub: Hub, ref: str, kind: str, caller: Principal) -> list[dict[str, Any]]:
+    get(hub, ref, caller)
+    return hub.orders.records(ref, kind)
+
+
+def for_command(hub: Hub, ref: str, caller: Principal) -> Order:
+    """The order a command acts on, once the caller may command it: checked before the body, so a stranger
+    learns nothing more from a 400."""
+    order = hub.orders.get(ref)
+    caller.require_command(order.channel_code)
+    return order
+
+
+def transition(hub: Hub, ref: str, body: Any, actor: str, caller: Principal = SYSTEM,
+               idempotency_key: str | None = None) -> tuple[Order, OrderEvent]:
+    first = for_command(hub, ref, caller)
     req = parse(TransitionBody, body)
-    for _ in optimistic(10):
-        order = hub.orders.get(ref)
-        channel = hub.channels.get(order.channel_code)
-        check_transition(flow_for(channel), order.status, req.status)
-        now = now_iso()
-        after = order.model_copy(deep=True)
-        after.status = req.status
-        after.event_seq = order.event_seq + 1
-        after.updated_at = now
-        # The first entry into a status sets its timestamp; a later re-entry never moves it (I8).
-        after.status_timestamps.setdefault(req.status, now)
-        event = OrderEvent(ref=ref, seq=after.event_seq, type="status_changed", actor=actor,
-                           from_status=order.status, to_status=req.status, reason=req.reason, at=now)
-        # e.g. stock.release on a cancel: written with the transition, so it cannot be lost
-        requests = hub.registry.reactions("order.status_changed", after, channel, {"from": order.status})
-        directives = reaction_directives(requests, [new_id("D") for _ in requests], now,
-                                         channel_code=order.channel_code, session_key=order.session_key,
-                                         order_ref=order.ref)
-        try:
-            hub.db.transact([*hub.orders.transition_requests(order, after, event),
-                             *hub.directives.create_requests(directives)])
-        except ConditionFailed:
-            continue  # moved meanwhile: re-check the flow against its new status
-        hub.queue.dispatch(directives)
-        hub.registry.fire("order.status_changed", after, order.status, after.status, actor)
-        return after, event
-    raise AssertionError("unreachable")
+
+    def decide(order: Order, channel: Channel, now: str) -> lifecycle.Change:
+        change = lifecycle.begin(order, now)
+        lifecycle.move(change, flow_for(channel), req.status, actor, now, reason=req.reason,
+                       idempotency_key=idempotency_key)
+        return change
+
+    change = order_changes.apply(hub, ref, decide, first=first)
+    return change.after, change.events[-1]

@@ -176,13 +176,13 @@ class Db:
 
 
     def query_all(self, pk_attr: str, pk: str, *, index: str | None = None,
-                  sk_before: tuple[str, str] | None = None, consistent: bool = False, limit: int | None = None,
-                  page_size: int = 200) -> list[dict[str, Any]]:
+                  sk_before: tuple[str, str] | None = None, sk_prefix: tuple[str, str] | None = None,
+                  consistent: bool = False, limit: int | None = None, page_size: int = 200) -> list[dict[str, Any]]:
         """Every page of one partition (up to `limit` items), for internal reads that need all of it.
 
         Key attributes are kept, so callers can tell item kinds in one partition apart.
         """
-        kwargs = self._query_request(pk_attr, pk, index, None, sk_before)
+        kwargs = self._query_request(pk_attr, pk, index, sk_prefix, sk_before)
         if consistent:
             kwargs["ConsistentRead"] = True
         items: list[dict[str, Any]] = []

@@ -49,6 +49,22 @@ def order_event(ref: str, seq: int) -> dict[str, str]:
     return {"pk": f"ORD#{ref}", "sk": f"EV#{seq:08d}"}
 
 
+RECORD_PREFIXES = {"payment": "PAY#", "shipment": "SHP#"}
+
+
+def order_record(ref: str, kind: str, record_id: str) -> dict[str, str]:
+    """A payment or shipment of an order, in the order's partition (listed with one query, never a Scan)."""
+    return {"pk": f"ORD#{ref}", "sk": f"{RECORD_PREFIXES[kind]}{record_id}"}
+
+
+def webhook(kind: str, provider: str, event_id: str) -> dict[str, str]:
+    return {"pk": f"WH#{kind}#{provider}#{event_id}", "sk": "WEBHOOK"}
+
+
+def webhook_indexes(order_ref: str, received_at: str, event_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"WH#ORD#{order_ref}", "gsi1sk": f"{received_at}#{event_id}"}
+
+
 def directive(directive_id: str) -> dict[str, str]:
     return {"pk": f"DIR#{directive_id}", "sk": "DIRECTIVE"}
 

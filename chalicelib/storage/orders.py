@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.errors import NotFound
-from ..domain.models import Order, OrderEvent
+from ..domain.events import OrderEvent, history_entry
+from ..domain.models import Order
 from . import keys
 from .db import Db, Page
 
@@ -23,8 +24,9 @@ class OrderStore:
         writes += [{"Put": self.db.put_request(_event_item(e), condition="attribute_not_exists(pk)")} for e in events]
         return writes
 
-    def transition_requests(self, before: Order, after: Order, event: OrderEvent) -> list[dict[str, Any]]:
-        """The new status lands only if nobody moved the order since it was read; the event is append-only."""
+    def change_requests(self, before: Order, after: Order, events: list[OrderEvent]) -> list[dict[str, Any]]:
+        """The change lands only if nobody changed the order since it was read (every change appends an event,
+        so `event_seq` moves with each); events are append-only."""
         update = self.db.update_request(
             keys.order(after.ref),
             {
@@ -37,10 +39,29 @@ class OrderStore:
             names={"#st": "status", "#seq": "event_seq"},
             values={":from": before.status, ":seq": before.event_seq},
         )
-        return [
-            {"Update": update},
-            {"Put": self.db.put_request(_event_item(event), condition="attribute_not_exists(pk)")},
-        ]
+        return [{"Update": update}, *({"Put": self.db.put_request(_event_item(e), condition="attribute_not_exists(pk)")}
+                                      for e in events)]
+
+    def record_requests(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Payment and shipment records of an order, only ever written with a change of the order (so the order's
+        `event_seq` condition orders them too); a new record whose id the same inputs derive lands only once."""
+        writes = []
+        for record in records:
+            new = record.pop("_new", False)
+            item = {**keys.order_record(record["order_ref"], record["kind"], record["id"]), **record}
+            writes.append({"Put": self.db.put_request(item, condition="attribute_not_exists(pk)" if new else None)})
+        return writes
+
+    def records(self, ref: str, kind: str) -> list[dict[str, Any]]:
+        """An order's payments (PAY#) or shipments (SHP#), oldest first: one query of the order's partition."""
+        items = self.db.query_all("pk", f"ORD#{ref}", sk_prefix=("sk", keys.RECORD_PREFIXES[kind]), consistent=True)
+        return [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items]
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        """The state history, read from the one event stream: each status change, oldest first."""
+        items = self.db.query_all("pk", f"ORD#{ref}", sk_prefix=("sk", "EV#"))
+        entries = (history_entry(OrderEvent.model_validate(_plain(i))) for i in items)
+        return [e for e in entries if e is not None]
 
     def list(self, channel: str | None, status: str | None, limit: int, cursor: str | None,
              only_channels: frozenset[str] | None = None) -> Page:
@@ -69,7 +90,7 @@ class OrderStore:
 
     def events(self, ref: str, limit: int, cursor: str | None) -> Page:
         page = self.db.query("pk", f"ORD#{ref}", limit=limit, cursor=cursor, sk_prefix=("sk", "EV#"))
-        page.items = [OrderEvent.model_validate(i).model_dump(mode="json", by_alias=True) for i in page.items]
+        page.items = [OrderEvent.model_validate(i).model_dump(mode="json") for i in page.items]
         return page
 
 
@@ -90,4 +111,8 @@ def _order(stored: dict[str, Any]) -> Order:
 
 
 def _event_item(event: OrderEvent) -> dict[str, Any]:
-    return {**keys.order_event(event.ref, event.seq), **event.model_dump(mode="python", by_alias=True)}
+    return {**keys.order_event(event.ref, event.version), **event.model_dump(mode="python")}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}

@@ -328,6 +328,58 @@ def test_keys_cli_creates_lists_and_revokes(stack: RunningStack) -> None:
     assert http("GET", f"{stack.url}/v1/orders?channel=pos", key=till).status == 401
 
 
+def oms_order(url: str, key: str) -> str:
+    assert http("POST", f"{url}/v1/channels/oms/sessions", {"session_key": key}).status == 201
+    assert http("POST", f"{url}/v1/channels/oms/sessions/{key}/modify",
+                {"ops": [{"op": "add_line", "sku": "BOOK", "qty": 1, "unit_price_q": 2500}]}).status == 200
+    committed = http("POST", f"{url}/v1/channels/oms/sessions/{key}/commit", {}, {"Idempotency-Key": key})
+    assert committed.status == 201, committed.json
+    return committed.json["order_ref"]
+
+
+def test_the_seeds_event_flow_plays_by_itself_on_the_oms_channel(stack: RunningStack) -> None:
+    """pending -> paid -> processing -> shipped -> delivered, through SQS, the simulated providers and their
+    signed webhooks back over HTTP, with nobody touching the order."""
+    ref = oms_order(stack.url, "e2e-oms-1")
+
+    def delivered() -> bool:
+        return http("GET", f"{stack.url}/v1/orders/{ref}").json["status"] == "delivered"
+
+    wait_for(delivered, 60, "the oms order to be delivered", interval=0.5)
+    events = http("GET", f"{stack.url}/v1/orders/{ref}/events").json["items"]
+    assert [e["event_type"] for e in events] == ["OrderCreated", "PaymentRequested", "OrderPaid",
+                                                 "OrderStatusChanged", "ShipmentRequested", "OrderShipped",
+                                                 "OrderDelivered"]
+    history = http("GET", f"{stack.url}/v1/orders/{ref}/history").json["items"]
+    assert [h["to"] for h in history] == ["pending", "paid", "processing", "shipped", "delivered"]
+    logged = http("GET", f"{stack.url}/v1/orders/{ref}/webhooks").json["items"]
+    assert sorted(w["event_type"] for w in logged) == ["payment.succeeded", "shipment.delivered", "shipment.shipped"]
+
+
+def test_cli_simulate_sends_signed_webhooks_by_hand(stack: RunningStack) -> None:
+    url = stack.url
+    assert http("PUT", f"{url}/v1/channels/oms", {"name": "OMS by hand", "pricing_policy": "external", "config": {
+        "order_flow": http("GET", f"{url}/v1/channels/oms").json["config"]["order_flow"]}},
+        {"If-Match": f'"{http("GET", f"{url}/v1/channels/oms").json["version"]}"'}).status == 200
+    ref = oms_order(url, "e2e-oms-2")
+
+    def simulate(kind: str, outcome: str) -> tuple[int, Any]:
+        run = subprocess.run([sys.executable, "-m", "cli", "simulate", kind, "--order", ref, "--outcome", outcome],  # noqa: S603
+                             cwd=ROOT, capture_output=True, env=clean_env(OMNIMAN_API_URL=url), timeout=60,
+                             check=False)
+        return run.returncode, json.loads(run.stdout or run.stderr)
+
+    code, answer = simulate("payment", "succeeded")
+    assert (code, answer["outcome"]) == (0, "applied")
+    assert http("GET", f"{url}/v1/orders/{ref}").json["status"] == "paid"
+    code, answer = simulate("payment", "succeeded")  # a second payment for a paid order goes straight back
+    assert (code, answer["outcome"]) == (0, "refunded")
+    assert http("POST", f"{url}/v1/orders/{ref}/transition", {"status": "processing"}).status == 200
+    assert simulate("shipping", "shipped")[1]["outcome"] == "applied"
+    assert simulate("shipping", "delivered")[1]["outcome"] == "applied"
+    assert http("GET", f"{url}/v1/orders/{ref}").json["status"] == "delivered"
+
+
 def test_sigint_stops_the_stack_cleanly(stack: RunningStack) -> None:
     started = time.monotonic()
     stack.proc.send_signal(signal.SIGINT)

@@ -156,6 +156,10 @@ def test_iam_policy_is_least_privilege_for_the_stage(stage: str) -> None:
                 granted_queues.add(name)
             elif service == "logs":
                 assert name.startswith("log-group:/aws/lambda/"), arn
+            elif service == "ssm":
+                # Secrets: read only, and only the stage's own path (its OMNIMAN_SECRETS_PATH).
+                assert st["Action"] == ["ssm:GetParameter"], st["Action"]
+                assert name == f"parameter{env['OMNIMAN_SECRETS_PATH']}*", arn
             else:
                 pytest.fail(f"unexpected service {service} in {st['Sid']}")
         if service == "dynamodb":

@@ -99,4 +99,4 @@ def test_concurrent_transitions_append_one_event_each(api, cart):
     results = run_together(6, lambda i: api.post(f"/v1/orders/{ref}/transition", {"status": "confirmed"}))
     assert Counter(r.status for r in results) == {200: 1, 409: 5}
     events = api.get(f"/v1/orders/{ref}/events").json["items"]
-    assert [e["type"] for e in events] == ["created", "status_changed"]
+    assert [e["event_type"] for e in events] == ["OrderCreated", "OrderStatusChanged"]

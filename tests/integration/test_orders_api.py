@@ -81,7 +81,7 @@ def test_default_flow_transitions_and_events(api, pos):
     r = move(api, ref, "confirmed", reason="paid at counter")
     assert r.status == 200, r.json
     assert r.json["order"]["status"] == "confirmed"
-    assert r.json["event"]["from"] == "new" and r.json["event"]["to"] == "confirmed"
+    assert r.json["event"]["payload"]["from"] == "new" and r.json["event"]["payload"]["to"] == "confirmed"
     r = move(api, ref, "dispatched")
     assert (r.status, r.error_code()) == (409, "invalid_transition")
     assert r.json["error"]["details"]["allowed"] == ["processing", "ready", "cancelled"]
@@ -90,15 +90,18 @@ def test_default_flow_transitions_and_events(api, pos):
     r = move(api, ref, "new")
     assert (r.status, r.json["error"]["details"]["allowed"]) == (409, [])
     events = api.get(f"/v1/orders/{ref}/events").json["items"]
-    assert [(e["seq"], e["type"], e["from"], e["to"]) for e in events] == [
-        (1, "created", None, "new"),
-        (2, "status_changed", "new", "confirmed"),
-        (3, "status_changed", "confirmed", "processing"),
-        (4, "status_changed", "processing", "ready"),
-        (5, "status_changed", "ready", "completed"),
+    assert [(e["metadata"]["version"], e["event_type"], e["payload"]["from"], e["payload"]["to"])
+            for e in events] == [
+        (1, "OrderCreated", None, "new"),
+        (2, "OrderStatusChanged", "new", "confirmed"),
+        (3, "OrderStatusChanged", "confirmed", "processing"),
+        (4, "OrderStatusChanged", "processing", "ready"),
+        (5, "OrderStatusChanged", "ready", "completed"),
     ]
-    assert events[1]["reason"] == "paid at counter"
-    assert all(e["actor"] == "test-admin" for e in events)  # the key's name, without X-Actor
+    assert {(e["aggregate_type"], e["aggregate_id"]) for e in events} == {("Order", ref)}
+    assert [e["event_id"] for e in events] == [f"{ref}:{n}" for n in range(1, 6)]
+    assert events[1]["payload"]["reason"] == "paid at counter"
+    assert all(e["metadata"]["actor"] == "test-admin" for e in events)  # the key's name, without X-Actor
 
 
 def test_first_entry_into_a_status_sets_its_timestamp_once(api, pos):
@@ -118,7 +121,7 @@ def test_first_entry_into_a_status_sets_its_timestamp_once(api, pos):
     move(api, loop_ref, "held")
     order = api.get(f"/v1/orders/{loop_ref}").json
     assert order["status_timestamps"]["held"] == held_at
-    assert [e["to"] for e in api.get(f"/v1/orders/{loop_ref}/events").json["items"]] == [
+    assert [e["payload"]["to"] for e in api.get(f"/v1/orders/{loop_ref}/events").json["items"]] == [
         "open", "held", "open", "held"]
     assert set(first) == {"new", "confirmed", "ready", "dispatched", "returned"}
 
@@ -161,10 +164,10 @@ def test_price_override_travels_into_the_order_events(api, pos):
                       {"op": "add_line", "sku": "TEA", "qty": 1}]}, headers={"X-Actor": "manager-1"})
     ref = api.commit("pos", "P", "k").json["order_ref"]
     events = api.get(f"/v1/orders/{ref}/events").json["items"]
-    assert [e["type"] for e in events] == ["created", "price_overridden"]
+    assert [e["event_type"] for e in events] == ["OrderCreated", "PriceOverridden"]
     override = events[1]
-    assert (override["actor"], override["reason"]) == ("manager-1", "broken cup")
-    assert override["details"]["line_id"] == "L1" and override["details"]["listed_price_q"] == 500
+    assert (override["metadata"]["actor"], override["payload"]["reason"]) == ("manager-1", "broken cup")
+    assert override["payload"]["line_id"] == "L1" and override["payload"]["listed_price_q"] == 500
 
 
 def test_listing_orders_by_every_filter_combination_newest_first(api, pos, web):
@@ -226,5 +229,5 @@ def test_order_events_are_paginated(api, pos):
         move(api, ref, status)
     first = api.get(f"/v1/orders/{ref}/events?limit=3").json
     rest = api.get(f"/v1/orders/{ref}/events?limit=3&cursor={first['next_cursor']}").json
-    assert [e["seq"] for e in first["items"] + rest["items"]] == [1, 2, 3, 4]
+    assert [e["metadata"]["version"] for e in first["items"] + rest["items"]] == [1, 2, 3, 4]
     assert rest["next_cursor"] is None

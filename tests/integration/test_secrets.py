@@ -39,7 +39,8 @@ def test_infra_secrets_creates_what_is_missing_and_never_changes_a_secret(aws):
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name="/omniman/dev/webhook-secret", Value="the-receivers-secret", Type="SecureString")
-    assert ensure(ssm, "dev") == ["/omniman/dev/cursor-secret"]
+    assert ensure(ssm, "dev") == ["/omniman/dev/cursor-secret", "/omniman/dev/payment-webhook-secret-simulator",
+                                  "/omniman/dev/shipping-webhook-secret-simulator"]
     cursor = ssm.get_parameter(Name="/omniman/dev/cursor-secret", WithDecryption=True)["Parameter"]
     assert cursor["Type"] == "SecureString" and len(cursor["Value"]) >= 48
     assert ensure(ssm, "dev") == []

@@ -117,7 +117,7 @@ def test_build_order_snapshot_and_price_override_events():
                         ctx(ch), Registry())
     order, events = commit_rules.build_order(s, ch, "O-1", "cashier", NOW)
     assert (order.status, order.total_q, order.snapshot.schema_version) == ("new", 533, 1)
-    assert [(e.seq, e.type) for e in events] == [(1, "created"), (2, "price_overridden")]
+    assert [(e.version, e.event_type) for e in events] == [(1, "OrderCreated"), (2, "PriceOverridden")]
     assert order.event_seq == 2
     assert order.model_dump(by_alias=True)["snapshot"]["_v"] == 1
 
