@@ -25,9 +25,7 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint --ignore-checks E3001 -- infra/resources.yaml
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.kernel
-	$(PY) -m benchmarks.directives
-	$(PY) -m benchmarks.stock
+	$(PY) -m benchmarks
 
 package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $${STAGE:-dev} \

@@ -1,7 +1,11 @@
-"""Directive drain figures on the embedded emulator: 200 directives through the local SQS worker loop.
+"""Directive figures on the embedded emulator: what running one directive costs, and a 200-directive drain.
 
-Run with `make bench`. Prints figures; never fails on a timing. moto is far slower than SQS and DynamoDB,
-so these compare changes to this code, not this code to production.
+The metered directive is a notification.send without a channel, whose handler does no I/O of its own: what it
+costs is the worker's machinery alone (read, claim, finish), the figure the "claim + finish" target is about.
+
+Run alone with `.venv/bin/python -m benchmarks.directives`; `make bench` runs it with everything else. Never fails
+on a timing. moto is far slower than SQS and DynamoDB, so the drain figures compare changes to this code, not
+this code to production.
 """
 
 from __future__ import annotations
@@ -10,13 +14,13 @@ import threading
 import time
 from typing import Any
 
-import boto3
-
-from benchmarks.emulated import Calls, emulated_hub
-from devstack.lambdas import Function
-from devstack.poller import QueuePoller
+from benchmarks.emulated import Worker, emulated_hub
+from benchmarks.meter import Meter
+from benchmarks.report import Row
 
 COUNT = 200
+RUNS = 10
+RUN_BARE = "directive: run notification.send"
 
 
 def enqueue(hub: Any, count: int, tag: str) -> list[str]:
@@ -33,18 +37,24 @@ def enqueue(hub: Any, count: int, tag: str) -> list[str]:
     return [d.id for d in directives]
 
 
+def measure(hub: Any, meter: Meter, runs: int = RUNS) -> None:
+    """Meters `runs` directives one at a time, after one that warms the worker up."""
+    worker = Worker(hub, meter, hub.settings.directives_queue, "directive_worker")
+    for n in range(runs + 1):
+        mark = meter.mark()
+        enqueue(hub, 1, f"metered-{n}")
+        assert worker.run_one("directive") == "notification.send"
+        if n == 0:
+            meter.discard_since(mark)
+
+
 def drain(hub: Any, pollers: int) -> float:
-    from chalicelib.directives import worker
-
-    def handler(event: dict[str, Any], context: Any) -> Any:
-        return worker.handle_batch(hub, event, context)
-
     started = time.perf_counter()
     threads = []
     for _ in range(pollers):
-        poller = QueuePoller(boto3.client("sqs"), hub.settings.directives_queue,
-                             Function("directive_worker", handler), wait_seconds=0)
-        thread = threading.Thread(target=lambda p=poller: _until_empty(p))
+        # Batches of 10, as the deployed event source mappings deliver them.
+        worker = Worker(hub, None, hub.settings.directives_queue, "directive_worker", batch_size=10)
+        thread = threading.Thread(target=lambda w=worker: _until_empty(w))
         thread.start()
         threads.append(thread)
     for thread in threads:
@@ -52,24 +62,42 @@ def drain(hub: Any, pollers: int) -> float:
     return time.perf_counter() - started
 
 
-def _until_empty(poller: QueuePoller) -> None:
+def _until_empty(worker: Worker) -> None:
     misses = 0
     while misses < 2:  # moto may briefly hide in-flight messages from a concurrent receive
-        misses = misses + 1 if poller.poll_once() == 0 else 0
+        misses = misses + 1 if worker.poller.poll_once() == 0 else 0
+
+
+def throughput(hub: Any) -> list[Row]:
+    rows = []
+    for pollers in (1, 2):
+        ids = enqueue(hub, COUNT, f"p{pollers}")
+        elapsed = drain(hub, pollers)
+        statuses = sorted({hub.directives.get(i).status for i in ids})
+        rows.append(Row(f"directive drain, {pollers} poller(s)", f"{COUNT / elapsed:.0f} directives/s",
+                        detail=f"{COUNT} notification.send written to the outbox, sent, drained in batches of 10 "
+                               f"({elapsed:.1f} s); statuses {statuses}"))
+    return rows
+
+
+def run(meter: Meter) -> list[Row]:
+    """On a fresh emulator: the drain first (moto slows down as its tables fill), then the metered directives."""
+    with emulated_hub() as hub:
+        meter.attach(hub.db.client)
+        meter.attach(hub.queue.sqs)
+        rows = throughput(hub)
+        measure(hub, meter)
+    return rows
 
 
 def main() -> None:
-    with emulated_hub() as hub:
-        calls = Calls(hub.db.client)
-        print(f"{COUNT} notification.send directives, written to the outbox, sent, drained by the local worker loop")
-        for pollers in (1, 2):
-            ids = enqueue(hub, COUNT, f"p{pollers}")
-            calls.take()
-            elapsed = drain(hub, pollers)
-            per_directive = sum(calls.take().values()) / COUNT
-            statuses = {hub.directives.get(i).status for i in ids}
-            print(f"  {pollers} poller(s): {COUNT / elapsed:.0f} directives/s ({elapsed:.1f} s), "
-                  f"{per_directive:.1f} DynamoDB requests per directive, statuses {sorted(statuses)}")
+    from benchmarks.cost import op_rows
+    from benchmarks.report import Section, render
+
+    meter = Meter()
+    rows = run(meter)
+    print(render([Section("directive execution"), *op_rows(meter.summaries()),
+                  Section("throughput on the emulator"), *rows]))
 
 
 if __name__ == "__main__":

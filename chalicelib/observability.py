@@ -37,3 +37,6 @@ def observe(kind: str, correlation_id: str | None, run: Callable[[], Any]) -> An
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
+            # With metrics disabled (make run, benchmarks) flush neither prints nor clears, and Powertools would
+            # print the set by itself once it holds 100 values: clear it, as every invocation's metrics are done.
+            metrics.clear_metrics()
