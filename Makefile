@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench package clean
+.PHONY: run test lint bench bench-catalog fuzz package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# Search, autocomplete, direct orders on one hot sku and the index lag, on 10,000 products (a few minutes).
+bench-catalog: $(STAMP)
+	$(PY) -m benchmarks.catalog
+
+# The nightly-size fuzz of every route (make test runs a short one).
+fuzz: $(STAMP)
+	OMNIMAN_FUZZ_EXAMPLES=4000 $(PY) -m pytest -q tests/integration/test_fuzz.py
 
 package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $${STAGE:-dev} \

@@ -8,7 +8,7 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
 from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, SIGNED, scope
-from chalicelib.http import api, inventory_api, keys_api, lifecycle_api
+from chalicelib.http import api, direct_api, inventory_api, keys_api, lifecycle_api, search_api
 from chalicelib.http.chalice_app import ThreadSafeChalice
 from chalicelib.http.guard import guard
 from chalicelib.http.routes import RouteTable
@@ -139,6 +139,16 @@ def list_orders() -> Response:
     return api.list_orders(req(), HUB)
 
 
+@route("/v1/orders", "POST", RESOURCE)  # the body names the channel: the service checks the key may write it
+def create_direct_order() -> Response:
+    return direct_api.create_order(req(), HUB)
+
+
+@route("/v1/orders/stats", "GET", ANY_KEY)
+def order_stats() -> Response:
+    return direct_api.stats(req(), HUB)
+
+
 @route("/v1/orders/{ref}", "GET", RESOURCE)
 def get_order(ref: str) -> Response:
     return api.get_order(req(), HUB, ref)
@@ -199,6 +209,17 @@ def order_webhooks(ref: str) -> Response:
     return lifecycle_api.webhook_log(req(), HUB, ref)
 
 
+# --- catalog search ---------------------------------------------------------------------------------------------
+@route("/v1/products/search", "GET", ANY_KEY)
+def search_products() -> Response:
+    return search_api.search_products(req(), HUB)
+
+
+@route("/v1/products/autocomplete", "GET", ANY_KEY)
+def autocomplete_products() -> Response:
+    return search_api.autocomplete(req(), HUB)
+
+
 # --- provider webhooks: signed by the provider instead of a key ---------------------------------------------------
 @route("/v1/webhooks/payment", "POST", SIGNED)
 def payment_webhook() -> Response:
@@ -250,6 +271,11 @@ def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
 
 # --- inventory --------------------------------------------------------------------------------------------------
 
+@route("/v1/stores", "GET", ANY_KEY)
+def list_stores() -> Response:
+    return inventory_api.list_stores(req(), HUB)
+
+
 @route("/v1/stores", "POST", CATALOG)
 def create_store() -> Response:
     return inventory_api.create_store(req(), HUB)
@@ -260,14 +286,56 @@ def get_store(code: str) -> Response:
     return inventory_api.get_store(req(), HUB, code)
 
 
+@route("/v1/categories", "GET", ANY_KEY)
+def list_categories() -> Response:
+    return inventory_api.list_categories(req(), HUB)
+
+
+@route("/v1/categories", "POST", CATALOG)
+def create_category() -> Response:
+    return inventory_api.create_category(req(), HUB)
+
+
+# `{code}`: the path parameter name every tool that walks the route table already fills (it is the category id).
+@route("/v1/categories/{code}", "GET", ANY_KEY)
+def get_category(code: str) -> Response:
+    return inventory_api.get_category(req(), HUB, code)
+
+
+@route("/v1/products", "GET", ANY_KEY)
+def list_products() -> Response:
+    return inventory_api.list_products(req(), HUB)
+
+
 @route("/v1/products", "POST", CATALOG)
 def create_product() -> Response:
     return inventory_api.create_product(req(), HUB)
 
 
+# Static routes (/v1/products/search, /v1/products/autocomplete) win over `{sku}` in Chalice's routing.
 @route("/v1/products/{sku}", "GET", ANY_KEY)
 def get_product(sku: str) -> Response:
     return inventory_api.get_product(req(), HUB, sku)
+
+
+@route("/v1/products/{sku}", "PUT", CATALOG)
+def put_product(sku: str) -> Response:
+    return inventory_api.put_product(req(), HUB, sku)
+
+
+@route("/v1/catalog/import", "POST", CATALOG)
+def import_catalog() -> Response:
+    return inventory_api.import_catalog(req(), HUB)
+
+
+@route("/v1/inventory", "GET", ANY_KEY)
+def list_stock() -> Response:
+    return inventory_api.list_stock(req(), HUB)
+
+
+@route("/v1/inventory", "POST", CATALOG)
+def post_stock() -> Response:
+    return inventory_api.post_stock(req(), HUB)
 
 
 @route("/v1/inventory/{store_code}/{sku}", "PUT", CATALOG)

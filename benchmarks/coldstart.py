@@ -4,8 +4,9 @@ Each import runs in a fresh interpreter with the benchmark stage's environment, 
 busy machine slows both alike; the figure is the median of the runs, timed inside the interpreter (so Python's
 own start-up, the same for both, is left out). Bytecode is cached in a temporary directory
 (PYTHONPYCACHEPREFIX) warmed by one unmeasured run of each, so neither app pays for compiling and the working
-tree gets no __pycache__ directories. One more figure leaves the code the zip ships (ours and its dependencies)
-uncompiled, as a package without .pyc files starts on Lambda, where only the runtime's boto3 comes compiled.
+tree gets no __pycache__ directories: that is how the deployed app starts, since infra.finalize ships the
+bytecode in the zip. One more figure leaves the code the zip ships (ours and its dependencies) uncompiled, as a
+package without .pyc files would start on Lambda, where only the runtime's boto3 comes compiled.
 
 Run alone with `.venv/bin/python -m benchmarks.coldstart`.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import os
+import py_compile
 import shutil
 import statistics
 import subprocess
@@ -29,7 +31,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from benchmarks.emulated import BENCH_ENV
-from infra.finalize import is_runtime_provided
+from infra.finalize import is_runtime_provided, pyc_name
 
 PROJECT = Path(__file__).resolve().parent.parent
 RUNS = 7
@@ -150,15 +152,29 @@ def by_package(imports: list[Import]) -> list[tuple[str, int]]:
 def package() -> Package:
     """The deployment zip as `make package` builds it, estimated from this venv: app.py, chalicelib, Chalice's
     runtime module and the requirements with their dependencies, minus what the Lambda runtime provides (as
-    infra.finalize removes it). This venv's wheels are for this machine (x86_64 Linux, CPython 3.11), as the
-    packaged ones are; `tests/infra` builds the real zip and holds it under 10 MB too."""
+    infra.finalize removes it), plus the bytecode infra.finalize compiles for every module (unchecked-hash .pyc
+    files, written here by this interpreter: the venv's Python is the functions' 3.11). This venv's wheels are for
+    this machine (x86_64 Linux, CPython 3.11), as the packaged ones are; `tests/infra` builds the real zip and
+    holds it under 10 MB too."""
     buffer = io.BytesIO()
     files = unzipped = 0
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+    version = sys.version_info[:2]
+    with tempfile.TemporaryDirectory(prefix="omniman-bench-pyc-") as tmp, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for arcname, path in _package_files():
-            zf.write(path, arcname)
-            files += 1
-            unzipped += path.stat().st_size
+            entries = [(arcname, path)]
+            if arcname.endswith(".py"):
+                pyc = Path(tmp) / pyc_name(arcname, (version[0], version[1]))
+                try:
+                    py_compile.compile(str(path), cfile=str(pyc), dfile=arcname, doraise=True,
+                                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                    entries.append((pyc_name(arcname, (version[0], version[1])), pyc))
+                except py_compile.PyCompileError:
+                    pass  # infra.finalize leaves such a source uncompiled too
+            for name, file in entries:
+                zf.write(file, name)
+                files += 1
+                unzipped += file.stat().st_size
     return Package(len(buffer.getvalue()), unzipped, files)
 
 

@@ -1,7 +1,8 @@
 """Directive figures on the embedded emulator: what running one directive costs, and a 200-directive drain.
 
 The metered directive is a notification.send without a channel, whose handler does no I/O of its own: what it
-costs is the worker's machinery alone (read, claim, finish), the figure the "claim + finish" target is about.
+costs is the worker's machinery alone (the claim, which also reads the directive, and the finish), the figure
+the "claim + finish" target is about.
 
 Run alone with `.venv/bin/python -m benchmarks.directives`; `make bench` runs it with everything else. Never fails
 on a timing. moto is far slower than SQS and DynamoDB, so the drain figures compare changes to this code, not

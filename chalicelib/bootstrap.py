@@ -9,12 +9,14 @@ from .contrib import notifications, payments, pricing, stock
 from .domain.registry import registry
 from .observability import register_metrics
 from .secrets import WEBHOOK
+from .services import search
 from .services.hub import Hub, build_hub
 
 pricing.register(registry)
 notifications.register(registry)
 stock.register(registry)
 payments.register(registry)
+search.register(registry)
 register_metrics(registry)
 
 

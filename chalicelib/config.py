@@ -25,6 +25,8 @@ ENV = {
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "commit_inflight_wait_ms",
     "OMNIMAN_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "OMNIMAN_SECRETS_PATH": "secrets_path",
+    "OMNIMAN_SEARCH_BUCKET": "search_bucket",
+    "OMNIMAN_SEARCH_CHECK_SECONDS": "search_check_seconds",
     "OMNIMAN_RATE_LIMIT_ENABLED": "rate_limit_enabled",
     "OMNIMAN_KEY_RATE_LIMIT_PER_MINUTE": "key_rate_limit_per_minute",
     "OMNIMAN_COMMIT_RATE_LIMIT_PER_MINUTE": "commit_rate_limit_per_minute",
@@ -54,6 +56,10 @@ class Settings(BaseModel):
     # How long a commit waits for a concurrent commit with the same key before answering 409.
     commit_inflight_wait_ms: int = Field(2000, ge=0, le=25_000)
     idempotency_ttl_seconds: int = Field(86_400, ge=86_400)
+    # The S3 bucket of the catalog's search index (infra creates it; without it search answers 503).
+    search_bucket: str | None = Field(None, min_length=3, max_length=63)
+    # How often an API process asks S3 whether the index changed (a conditional GetObject).
+    search_check_seconds: float = Field(5.0, ge=0, le=300)
     # Where deployed stages keep their secrets in SSM Parameter Store (see secrets.py); unset locally.
     secrets_path: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./-]*/$")
     # Per-key request limits (sliding window, per minute); a key may carry its own. False switches every

@@ -1,4 +1,4 @@
-"""`python -m cli {directives,keys,simulate} ...`: operator commands over the HTTP API.
+"""`python -m cli {directives,keys,simulate,seed} ...`: operator commands over the HTTP API.
 
 The API is at OMNIMAN_API_URL (default: the local stack, http://127.0.0.1:$OMNIMAN_PORT or 8000) and the key
 comes from OMNIMAN_API_KEY (or --api-key). Prints the API's JSON answer; exits 1 when the API refuses the
@@ -62,6 +62,13 @@ def parser() -> argparse.ArgumentParser:
                           help="payment: succeeded|failed; shipping: shipped|delivered")
     simulate.add_argument("--amount-q", type=int, help="payment amount in minor units (default: the order's due)")
     simulate.add_argument("--provider", default="simulator")
+    seed = groups.add_parser("seed", help="load the demo catalog (seed_data) through POST /v1/catalog/import "
+                                          "(a catalog:write key is needed)")
+    seed.add_argument("--products", type=int, default=60, help="how many products (default 60)")
+    seed.add_argument("--seed", type=int, default=0, help="the generator's seed: the same seed, the same catalog")
+    seed.add_argument("--batch", type=int, default=MAX_IMPORT_PRODUCTS,
+                      help=f"products per request (at most {MAX_IMPORT_PRODUCTS})")
+    seed.add_argument("--concurrency", type=int, default=2, help="requests in flight at once (default 2)")
     bootstrap = key_commands.add_parser("bootstrap", help="a stage's first admin key, written with AWS credentials")
     bootstrap.add_argument("--stage", required=True, help="the stage whose table gets the key (omniman-<stage>-main)")
     bootstrap.add_argument("--name", default="bootstrap-admin")
@@ -98,7 +105,8 @@ def _query(params: dict[str, Any]) -> str:
     return f"?{urllib.parse.urlencode(present)}" if present else ""
 
 
-def call(base: str, method: str, path: str, body: Any, key: str | None = None) -> tuple[int, Any]:
+def call(base: str, method: str, path: str, body: Any, key: str | None = None,
+         timeout: float = TIMEOUT_SECONDS) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if key:
@@ -106,7 +114,7 @@ def call(base: str, method: str, path: str, body: Any, key: str | None = None) -
     req = urllib.request.Request(base.rstrip("/") + path, data=data, method=method,  # noqa: S310 (operator's URL)
                                  headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
         raw = exc.read()
@@ -161,6 +169,105 @@ def simulate(base: str, args: argparse.Namespace) -> int:
     return 0 if status < 400 else 1
 
 
+# What one POST /v1/catalog/import takes (chalicelib/inventory/service.py MAX_IMPORT).
+MAX_IMPORT_PRODUCTS = 500
+MAX_IMPORT_STOCK = 2000
+PROGRESS_WIDTH = 30
+# An import is idempotent, so a batch that timed out or met contention is simply sent again.
+SEED_ATTEMPTS = 4
+SEED_TIMEOUT_SECONDS = 120
+_RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
+
+
+def seed_batches(products: int, seed: int = 0, batch: int = MAX_IMPORT_PRODUCTS) -> list[dict[str, Any]]:
+    """Import bodies for the seed_data catalog: the first carries the categories and stores (which everything
+    after refers to), each carries up to `batch` products with their stock rows in every store."""
+    from chalicelib.inventory import seed_data
+
+    if products < 0:
+        raise ValueError("--products must be >= 0")
+    stores = seed_data.stores()
+    per_request = max(1, min(batch, MAX_IMPORT_PRODUCTS, MAX_IMPORT_STOCK // len(stores)))
+    generated = seed_data.products(products, seed)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for row in seed_data.stock(generated, stores, seed):
+        rows.setdefault(row["sku"], []).append(row)
+    bodies: list[dict[str, Any]] = []
+    for start in range(0, max(len(generated), 1), per_request):
+        chunk = generated[start:start + per_request]
+        bodies.append({
+            "products": [{"sku": p["sku"], "title": p["title"], "description": p["description"],
+                          "price_q": p["price_q"], "category": p["category_id"]} for p in chunk],
+            "stock": [row for p in chunk for row in rows[p["sku"]]],
+        })
+    bodies[0].update(categories=seed_data.categories(), stores=stores)
+    return bodies
+
+
+def progress_line(done: int, total: int) -> str:
+    filled = PROGRESS_WIDTH * done // total if total else PROGRESS_WIDTH
+    return f"\r[{'#' * filled}{'.' * (PROGRESS_WIDTH - filled)}] {done}/{total}"
+
+
+def seed_catalog(base: str, key: str | None, args: argparse.Namespace) -> int:
+    """Sends the batches (the first alone, the rest `--concurrency` at a time) and prints the totals."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        bodies = seed_batches(args.products, args.seed, args.batch)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    totals: dict[str, dict[str, int]] = {"created": {}, "existing": {}}
+    done = 0
+    show = len(bodies) > 1 and args.products >= 1000
+
+    def send(body: dict[str, Any]) -> tuple[int, Any, int]:
+        for attempt in range(SEED_ATTEMPTS):
+            if attempt:
+                time.sleep(2 ** attempt)
+            try:
+                status, answer = call(base, "POST", "/v1/catalog/import", body, key, timeout=SEED_TIMEOUT_SECONDS)
+            except (urllib.error.URLError, OSError):
+                if attempt == SEED_ATTEMPTS - 1:
+                    raise
+                continue
+            if status not in _RETRYABLE or attempt == SEED_ATTEMPTS - 1:
+                break
+        return status, answer, len(body["products"])
+
+    def settle(status: int, answer: Any, count: int) -> bool:
+        nonlocal done
+        if status >= 400:
+            print(("\n" if show else "") + json.dumps(answer, indent=2, sort_keys=True), file=sys.stderr)
+            return False
+        for kind in totals:
+            for name, n in answer.get(kind, {}).items():
+                totals[kind][name] = totals[kind].get(name, 0) + n
+        done += count
+        if show:
+            print(progress_line(done, args.products), end="", file=sys.stderr, flush=True)
+        return True
+
+    try:
+        if not settle(*send(bodies[0])):
+            return 1
+        with ThreadPoolExecutor(max_workers=max(1, args.concurrency)) as pool:
+            for outcome in pool.map(send, bodies[1:]):
+                if not settle(*outcome):
+                    return 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"\ncannot reach the Omniman API at {base}: {exc}", file=sys.stderr)
+        return 2
+    if show:
+        print(file=sys.stderr)
+    print(json.dumps({**totals, "requests": len(bodies), "seconds": round(time.monotonic() - started, 1)},
+                     indent=2, sort_keys=True))
+    return 0
+
+
 def bootstrap(stage: str, name: str) -> int:
     """Writes an admin key into the stage's table directly (AWS credentials from the usual places)."""
     import boto3
@@ -185,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.group == "simulate":
         return simulate(base, args)
     key = args.api_key or os.environ.get("OMNIMAN_API_KEY")
+    if args.group == "seed":
+        return seed_catalog(base, key, args)
     method, path, body = request(args)
     try:
         status, answer = call(base, method, path, body, key)

@@ -17,6 +17,7 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "resources.yaml"
 STACK_PREFIX = "omniman-resources"
+EMULATOR_ACCOUNT = "123456789012"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -80,6 +81,8 @@ def env_for_stage(stage: str) -> dict[str, str]:
         "OMNIMAN_IDEMPOTENCY_TABLE": f"omniman-{stage}-idempotency",
         "OMNIMAN_DIRECTIVES_QUEUE": f"omniman-{stage}-directives",
         "OMNIMAN_CHECKS_QUEUE": f"omniman-{stage}-checks",
+        # The template names the bucket with the account; the emulators' account is always this one.
+        "OMNIMAN_SEARCH_BUCKET": f"omniman-{stage}-search-{EMULATOR_ACCOUNT}",
     }
 
 

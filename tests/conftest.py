@@ -22,6 +22,7 @@ os.environ.update({
     "POWERTOOLS_TRACE_DISABLED": "true",
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "3000",
     "OMNIMAN_CURSOR_SECRET": "test-cursor-secret",
+    "OMNIMAN_SEARCH_CHECK_SECONDS": "0",  # a rebuilt index is seen at the next request
     "OMNIMAN_PAYMENT_WEBHOOK_SECRET_SIMULATOR": "test-payment-simulator-secret",
     "OMNIMAN_SHIPPING_WEBHOOK_SECRET_SIMULATOR": "test-shipping-simulator-secret",
     **env_for_stage(STAGE),
@@ -136,9 +137,11 @@ class Response:
 def api(chalice_app, hub):
     from chalice.test import Client
 
+    from chalicelib.services import search
     from chalicelib.services.api_keys import issue
 
     hub.authenticator.forget()  # the process outlives each test's emulator state
+    search.forget()
     issue(hub.api_keys, {"name": "test-admin", "scopes": ["admin"], "rate_limit_per_minute": 1_000_000,
                          "commit_rate_limit_per_minute": 1_000_000}, created_by="tests", secret=ADMIN_KEY)
     with Client(chalice_app, stage_name="dev", project_dir=str(ROOT)) as client:

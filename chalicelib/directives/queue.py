@@ -1,20 +1,25 @@
 """The SQS side of directives: sending, retry delays, dead-lettering and moving dead letters back.
 
-A send that fails leaves the directive in the outbox for the relay; nothing here loses a directive.
+A directive stays in the outbox until a delivery claims it, so a send that fails, or a message that never arrives,
+leaves it there for the relay; nothing here loses a directive, and a send writes nothing back to the table.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.models import Directive
-from ..storage.directives import DirectiveStore
+from ..storage.directives import due_at
+
+MAX_DELAY_SECONDS = 900  # SQS's limit
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +44,9 @@ class DeadLetter:
 
 
 class DirectiveQueue:
-    def __init__(self, sqs: Any, queue_names: dict[str, str], store: DirectiveStore):
+    def __init__(self, sqs: Any, queue_names: dict[str, str]):
         self.sqs = sqs
         self.queue_names = queue_names
-        self.store = store
         self._urls: dict[str, str] = {}
         self._dlq_urls: dict[str, str] = {}
 
@@ -79,31 +83,35 @@ class DirectiveQueue:
 
     def dispatch(self, directives: list[Directive]) -> int:
         """Sends what it can and returns how many reached their queue; never raises for a send failure."""
+        return len(self.send(directives))
+
+    def send(self, directives: list[Directive]) -> list[Directive]:
+        """Sends what it can, each held back for what remains of its delay; returns those that reached a queue."""
         by_queue: dict[str, list[Directive]] = defaultdict(list)
         for directive in directives:
             by_queue[directive.queue].append(directive)
-        sent = 0
+        sent: list[Directive] = []
+        now = datetime.now(UTC)
         for queue, batch in by_queue.items():
             for start in range(0, len(batch), 10):
-                sent += self._send_batch(queue, batch[start:start + 10])
+                sent += self._send_batch(queue, batch[start:start + 10], now)
         return sent
 
-    def _send_batch(self, queue: str, batch: list[Directive]) -> int:
+    def _send_batch(self, queue: str, batch: list[Directive], now: datetime) -> list[Directive]:
+        entries = []
+        for i, directive in enumerate(batch):
+            delay = remaining_delay(directive, now)
+            entries.append({"Id": str(i), "MessageBody": message_body(directive),
+                            **({"DelaySeconds": delay} if delay else {})})
         try:
-            resp = self.sqs.send_message_batch(
-                QueueUrl=self.url(queue),
-                Entries=[{"Id": str(i), "MessageBody": message_body(d),
-                          **({"DelaySeconds": d.delay_seconds} if d.delay_seconds else {})}
-                         for i, d in enumerate(batch)],
-            )
+            resp = self.sqs.send_message_batch(QueueUrl=self.url(queue), Entries=entries)
         except (BotoCoreError, ClientError):
             log.exception("could not enqueue %d directives; the outbox relay will retry", len(batch))
-            return 0
-        sent = 0
-        for ok in resp.get("Successful", []):
-            self.store.mark_enqueued(batch[int(ok["Id"])].id)
-            sent += 1
-        return sent
+            return []
+        failed = resp.get("Failed", [])
+        if failed:
+            log.error("SQS refused %d of %d directives; the outbox relay will retry", len(failed), len(batch))
+        return [batch[int(ok["Id"])] for ok in resp.get("Successful", [])]
 
     # --- dead-letter queues ------------------------------------------------------------------------------
     def receive_dead_letters(self, queue: str, max_messages: int) -> list[DeadLetter]:
@@ -122,7 +130,22 @@ class DirectiveQueue:
 
 
 def message_body(directive: Directive) -> str:
+    # The topic rides along so the worker can tell a directive nobody handles without reading it first.
     return json.dumps({"directive_id": directive.id, "topic": directive.topic})
+
+
+def remaining_delay(directive: Directive, now: datetime) -> int:
+    """Seconds until the directive is due: its whole delay when sent as it is written, none once it is due (the
+    relay, a retry), so that it never runs before it is due and never waits twice."""
+    if not directive.delay_seconds:
+        return 0
+    try:
+        due = datetime.fromisoformat(due_at(directive))
+    except ValueError:
+        return directive.delay_seconds
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)  # the product writes UTC ("...Z"); a bare time is read as UTC too
+    return max(0, min(MAX_DELAY_SECONDS, math.ceil((due - now).total_seconds())))
 
 
 def _name(queue_arn: str) -> str:

@@ -1,10 +1,11 @@
 """The SQS directive worker: runs each directive's handler, at most once per directive while it succeeds (I6).
 
 SQS delivers at least once. The directive record itself is the guard: a delivery must first claim it
-(`queued`/`failed` -> `running`, a conditional write), so a duplicate of a running or finished directive does
-nothing, and a `running` one whose worker died is taken over once its lease ends. A failing record is
-reported in batchItemFailures so only it returns, after an exponential backoff; after its topic's last
-attempt the worker marks it dead and moves it to the dead-letter queue itself.
+(`queued`/`failed` -> `running`, a conditional write that also hands the worker the directive), so a duplicate of
+a running or finished directive does nothing, and a `running` one whose worker died is taken over once its lease
+ends. A failing record is reported in batchItemFailures so only it returns, after an exponential backoff; after
+its topic's last attempt the worker marks it dead and moves it to the dead-letter queue itself.
+A directive costs two writes: the claim and the finish.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ import contextlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..domain.clock import now_iso
-from ..domain.errors import NotFound
 from ..observability import metrics
 from ..services.hub import Hub
 from ..storage.db import ConditionFailed
 from .contract import DirectiveContext, PermanentFailure
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ def retry_delay_seconds(receive_count: int, base_seconds: int) -> int:
 
 
 def handle_batch(hub: Hub, event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    # Imported here: every function imports app.py, and only the workers process batches (a cold start of the
+    # API function should not load Powertools' batch utility and the event classes behind it).
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     outcomes: list[Outcome] = []
 
     def record_handler(record: SQSRecord) -> None:
@@ -73,40 +78,47 @@ def handle_batch(hub: Hub, event: dict[str, Any], lambda_context: Any) -> dict[s
 
 def process_record(hub: Hub, record: SQSRecord, lambda_context: Any) -> Outcome:
     try:
-        directive_id = json.loads(record.body)["directive_id"]
-        directive = hub.directives.get(str(directive_id))
-    except (ValueError, KeyError, TypeError):
+        body = json.loads(record.body)
+        directive_id = str(body["directive_id"])
+        named_topic = body.get("topic")
+    except (ValueError, KeyError, TypeError, AttributeError):
         # Nothing could ever process it: retrying would only delay its way to the dead-letter queue.
         return _dead_letter(hub, record, "malformed message: expected a JSON object with a directive_id")
-    except NotFound:
-        return _dead_letter(hub, record, f"directive {directive_id!r} does not exist")
-    if directive.status == "done":
-        return "skipped"
-    if directive.status == "dead":
-        # Marked dead by an attempt whose move to the dead-letter queue did not happen: finish that move.
-        return _dead_letter(hub, record, directive.last_error or "dead")
-    handler = hub.registry.handler(directive.topic)
-    if handler is None:
-        reason = f"no handler is registered for topic {directive.topic!r}"
-        with contextlib.suppress(ConditionFailed):
-            hub.directives.mark_dead(directive, now_iso(), reason)
-        return _dead_letter(hub, record, reason)
+    if isinstance(named_topic, str) and hub.registry.handler(named_topic) is None:
+        # Known from the message alone: no attempt could run it, so it goes dead without being claimed.
+        reason = f"no handler is registered for topic {named_topic!r}"
+        try:
+            hub.directives.mark_dead(directive_id, named_topic, now_iso(), reason)
+            return _dead_letter(hub, record, reason)
+        except ConditionFailed as exc:
+            stored = exc.current
+            if stored is None or stored.get("status") in ("done", "dead"):
+                return _unclaimable(hub, record, directive_id, stored)
+            if stored.get("topic") == named_topic:
+                # Running (claimed when a handler still existed): this message can never run it, here or later.
+                return _dead_letter(hub, record, reason)
+            # The message named another topic than its directive's: the directive's own decides, below.
 
     now = datetime.now(UTC)
     try:
-        claimed = hub.directives.claim(directive, _iso(now), _iso(now + _lease(lambda_context)))
-    except ConditionFailed:
-        # Another delivery runs it (its own message comes back if that worker dies) or already finished it.
-        return "skipped"
+        claimed = hub.directives.claim(directive_id, _iso(now), _iso(now + _lease(lambda_context)))
+    except ConditionFailed as exc:
+        return _unclaimable(hub, record, directive_id, exc.current)
+    handler = hub.registry.handler(claimed.topic)
+    if handler is None:  # a message without the topic, or with another one
+        reason = f"no handler is registered for topic {claimed.topic!r}"
+        with contextlib.suppress(ConditionFailed):
+            hub.directives.finish(claimed, "dead", now_iso(), error=reason)
+        return _dead_letter(hub, record, reason)
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    max_attempts = hub.settings.max_attempts(directive.topic, hub.registry.handler_max_attempts(directive.topic))
-    ctx = DirectiveContext(hub=hub, idempotency_key=directive.id, attempt=receive_count, max_attempts=max_attempts)
+    max_attempts = hub.settings.max_attempts(claimed.topic, hub.registry.handler_max_attempts(claimed.topic))
+    ctx = DirectiveContext(hub=hub, idempotency_key=claimed.id, attempt=receive_count, max_attempts=max_attempts)
     try:
         result = handler(claimed, ctx)
     except Exception as exc:
         dead = isinstance(exc, PermanentFailure) or ctx.final_attempt
         status: Outcome = "dead" if dead else "failed"
-        log.exception("directive %s (%s) %s on attempt %d of %d", directive.id, directive.topic, status,
+        log.exception("directive %s (%s) %s on attempt %d of %d", claimed.id, claimed.topic, status,
                       receive_count, max_attempts)
         error = f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(ConditionFailed):  # taken over meanwhile: the new owner records the outcome
@@ -118,6 +130,17 @@ def process_record(hub: Hub, record: SQSRecord, lambda_context: Any) -> Outcome:
         hub.directives.finish(claimed, "done", now_iso(), result=result)
     hub.registry.fire("directive.completed", claimed, result, {"attempt": receive_count})
     return "done"
+
+
+def _unclaimable(hub: Hub, record: SQSRecord, directive_id: str, stored: dict[str, Any] | None) -> Outcome:
+    """Settles a delivery whose directive could not be claimed, from the item the refused write returned."""
+    if stored is None:
+        return _dead_letter(hub, record, f"directive {directive_id!r} does not exist")
+    if stored.get("status") == "dead":
+        # Marked dead by an attempt whose move to the dead-letter queue did not happen: finish that move.
+        return _dead_letter(hub, record, str(stored.get("last_error") or "dead"))
+    # Done, or running under another delivery's live lease (its own message comes back if that worker dies).
+    return "skipped"
 
 
 def _dead_letter(hub: Hub, record: SQSRecord, reason: str) -> Outcome:

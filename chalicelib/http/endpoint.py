@@ -21,8 +21,8 @@ def endpoint(fn: Callable[..., Response]) -> Callable[..., Response]:
         try:
             return fn(*args, **kwargs)
         except DomainError as exc:
-            headers = {"Retry-After": "1"} if exc.code in ("idempotency_in_progress", "contention") else None
-            return wire.error(exc.status, exc.code, exc.message, exc.details, headers)
+            headers = {"Retry-After": "1"} if exc.code in ("idempotency_in_progress", "contention") else {}
+            return wire.error(exc.status, exc.code, exc.message, exc.details, {**headers, **exc.headers})
         except Exception:
             logger.exception("unhandled error")
             return wire.error(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -59,7 +59,9 @@ def _admit(hub: Hub, routes: RouteTable, request: Request, get_response: Callabl
     request.context[PRINCIPAL] = caller
     response = get_response(request)
     if tightest is not None:
-        response.headers.update(tightest.headers())
+        # A route with a tighter limit of its own (autocomplete per IP) has set these already: its win.
+        for name, value in tightest.headers().items():
+            response.headers.setdefault(name, value)
     return response
 
 

@@ -13,7 +13,7 @@ from ..services.hub import Hub
 from . import wire
 
 # Money moves: a retried request must be recognisable, so these need a key.
-KEY_REQUIRED = frozenset({"pay", "refund"})
+KEY_REQUIRED = frozenset({"pay", "refund", "direct_order"})
 
 
 def once(request: Request, hub: Hub, command: str, target: dict[str, Any],

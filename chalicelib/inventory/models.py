@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field, model_validator
 
 from ..domain.models import Code, MoneyQ, Qty
 
@@ -18,6 +18,11 @@ SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 Sku = Annotated[str, Field(pattern=SKU_PATTERN.pattern)]
 StockQty = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=3, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+# No `.` unlike channel and store codes: a category id reads like a slug (`coffee-tea`, `shoes`).
+CATEGORY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CategoryId = Annotated[str, Field(pattern=CATEGORY_ID_PATTERN.pattern)]
+Description = Annotated[str, Field(min_length=1, max_length=2000)]
+Location = Annotated[str, Field(min_length=1, max_length=500)]
 Owner = Annotated[str, Field(min_length=1, max_length=256)]
 
 HoldStatus = Literal["held", "released", "committed", "restocked"]
@@ -34,16 +39,49 @@ class Model(BaseModel):
 class Store(Model):
     code: Code
     name: Name
-    location: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    location: Location | None = None
+    created_at: str
+
+
+class Category(Model):
+    id: CategoryId
+    name: Name
+    description: Description | None = None
     created_at: str
 
 
 class Product(Model):
+    """A catalog entry. `title` is its name; `name` is the same value under its first spelling, answered too so
+    that callers written before titles keep working (it is never stored twice)."""
+
     sku: Sku
-    name: Name
+    title: Name
+    description: Description | None = None
     price_q: MoneyQ
+    # Lax on read: products written before categories existed may name any short string; bodies are strict.
     category: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    # Bumped by every change: PUT is conditional on the version the client read (If-Match).
+    version: Annotated[int, Field(ge=1)] = 1
     created_at: str
+    updated_at: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_spelling(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        name = data.pop("name", None)
+        if "title" not in data and name is not None:
+            data["title"] = name  # an item stored before products had titles
+        if "updated_at" not in data and "created_at" in data:
+            data["updated_at"] = data["created_at"]
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def name(self) -> str:
+        return self.title
 
 
 class StockLevel(Model):
@@ -52,6 +90,21 @@ class StockLevel(Model):
     on_hand: Decimal
     reserved: Decimal
     available: Decimal
+
+
+class StockRow(Model):
+    """A stock row as listed: the stored counts (see docs/data-model.md on `available`) and its reorder level."""
+
+    store_code: str
+    sku: str
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+    reorder_level: Decimal
+
+    @property
+    def low(self) -> bool:
+        return self.available <= self.reorder_level
 
 
 class Hold(Model):
@@ -145,15 +198,53 @@ class Body(BaseModel):
 class StoreBody(Body):
     code: Code
     name: Name
-    location: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    location: Location | None = None
+
+
+class CategoryBody(Body):
+    id: CategoryId
+    name: Name
+    description: Description | None = None
 
 
 class ProductBody(Body):
     sku: Sku
-    name: Name
+    # One of the two is required (the service says which is missing); both must then agree.
+    title: Name | None = None
+    name: Name | None = None
+    description: Description | None = None
     price_q: MoneyQ
-    category: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    category: CategoryId | None = None
+
+
+class ProductReplaceBody(Body):
+    """PUT: the whole product again (what is left out is cleared), pinned to the version it replaces."""
+
+    sku: Sku | None = None
+    title: Name | None = None
+    name: Name | None = None
+    description: Description | None = None
+    price_q: MoneyQ
+    category: CategoryId | None = None
+    expected_version: Annotated[StrictInt, Field(ge=0)] | None = None
 
 
 class OnHandBody(Body):
     on_hand: StockQty
+    reorder_level: StockQty | None = None
+
+
+class StockBody(Body):
+    store_code: Code
+    sku: Sku
+    on_hand: StockQty
+    reorder_level: StockQty | None = None
+
+
+class ImportBody(Body):
+    """Each entry is parsed on its own (an error names its section and index); lists are checked here only."""
+
+    categories: list[Any] = Field(default_factory=list)
+    products: list[Any] = Field(default_factory=list)
+    stores: list[Any] = Field(default_factory=list)
+    stock: list[Any] = Field(default_factory=list)

@@ -5,17 +5,25 @@ It decides nothing about stock; backend.py does. Every read here is a GetItem or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from ..domain.errors import Conflict
+from ..domain.errors import ConfigurationError, Conflict
+from ..services.retry import optimistic
 from ..storage import codec
-from ..storage.db import ConditionFailed, Db, TransactionConflict, strip_keys
+from ..storage.db import ConditionFailed, Db, Page, TransactionConflict, decode_cursor, encode_cursor, strip_keys
 from . import keys
-from .models import Hold, HoldOwner, Product, StockLevel, Store
+from .models import Category, Hold, HoldOwner, Product, StockLevel, StockRow, Store
 
 QUERY_PAGE = 200
+BATCH_GET_KEYS = 100
+BATCH_WRITE_ITEMS = 25
+# Stores a stock listing without a store filter may walk through in one page (each one Query of gsi5).
+MAX_STORES_PER_PAGE = 5
 _STOCK_FIELDS = ("store_code", "sku", "on_hand", "reserved", "available")
+_PRODUCT_FIELDS = ("sku", "title", "name", "description", "price_q", "category", "version", "created_at",
+                   "updated_at")
 
 
 class Contended(Exception):
@@ -26,12 +34,11 @@ class InventoryStore:
     def __init__(self, db: Db):
         self.db = db
 
-    # --- stores and products -------------------------------------------------
+    # --- stores --------------------------------------------------------------
 
     def create_store(self, store: Store) -> None:
         try:
-            self.db.put({**keys.store(store.code), **store.model_dump(mode="python")},
-                        condition="attribute_not_exists(pk)")
+            self.db.put(store_item(store), condition="attribute_not_exists(pk)")
         except ConditionFailed:
             raise Conflict(f"store {store.code!r} already exists", code="store_exists") from None
 
@@ -39,12 +46,45 @@ class InventoryStore:
         item = self.db.get(keys.store(code))
         return Store.model_validate(item) if item else None
 
-    def create_product(self, product: Product) -> None:
-        try:
-            self.db.put({**keys.product(product.sku), **product.model_dump(mode="python")},
-                        condition="attribute_not_exists(pk)")
-        except ConditionFailed:
-            raise Conflict(f"product {product.sku!r} already exists", code="product_exists") from None
+    def list_stores(self, limit: int, cursor: str | None) -> Page:
+        page = self.db.query("gsi1pk", keys.STORES, index="gsi1", limit=limit, cursor=cursor)
+        page.items = [Store.model_validate(i).model_dump(mode="json") for i in page.items]
+        return page
+
+    def store_codes_after(self, code: str | None, limit: int) -> tuple[list[str], bool]:
+        """The codes of up to `limit` stores after `code` (from the first without one), in code order, and
+        whether DynamoDB says there may be more."""
+        kwargs = self._index_query("gsi1", "gsi1pk", keys.STORES)
+        if code is not None:
+            kwargs["ExclusiveStartKey"] = codec.to_item(keys.store_index_key(code))
+        resp = self.db.client.query(**kwargs, Limit=limit)
+        return [codec.from_item(i)["gsi1sk"] for i in resp.get("Items", [])], "LastEvaluatedKey" in resp
+
+    # --- categories ----------------------------------------------------------
+
+    def get_category(self, category_id: str) -> Category | None:
+        item = self.db.get(keys.category(category_id))
+        return Category.model_validate(item) if item else None
+
+    def list_categories(self, limit: int, cursor: str | None) -> Page:
+        page = self.db.query("gsi1pk", keys.CATEGORIES, index="gsi1", limit=limit, cursor=cursor)
+        page.items = [Category.model_validate(i).model_dump(mode="json") for i in page.items]
+        return page
+
+    def categories_by_id(self) -> dict[str, Category]:
+        """Every category (every page of the categories index): what the search index names categories with."""
+        items = self.db.query_all("gsi1pk", keys.CATEGORIES, index="gsi1")
+        return {c.id: c for c in (Category.model_validate(strip_keys(i)) for i in items)}
+
+    def create_category_request(self, category: Category) -> dict[str, Any]:
+        return {"Put": self.db.put_request(category_item(category), condition="attribute_not_exists(pk)")}
+
+    def category_exists_request(self, category_id: str) -> dict[str, Any]:
+        """A transaction's guard that the category is there when the product naming it is written."""
+        return {"ConditionCheck": {"TableName": self.db.table, "Key": codec.to_item(keys.category(category_id)),
+                                   "ConditionExpression": "attribute_exists(pk)"}}
+
+    # --- products ------------------------------------------------------------
 
     def get_product(self, sku: str) -> Product | None:
         item = self.db.get(keys.product(sku))
@@ -55,27 +95,155 @@ class InventoryStore:
         return {p.sku: p for p in (Product.model_validate(i) for i in self.db.batch_get(
             [keys.product(sku) for sku in dict.fromkeys(skus)]))}
 
+    def create_product_request(self, product: Product) -> dict[str, Any]:
+        return {"Put": self.db.put_request(product_item(product), condition="attribute_not_exists(pk)")}
+
+    def replace_product_request(self, product: Product, read: Product, read_had_version: bool) -> dict[str, Any]:
+        """The whole item again, conditional on the version read (items from before versions have none)."""
+        if read_had_version:
+            return {"Put": self.db.put_request(product_item(product), condition="#ver = :ver",
+                                               names={"#ver": "version"}, values={":ver": read.version})}
+        return {"Put": self.db.put_request(product_item(product),
+                                           condition="attribute_exists(pk) AND attribute_not_exists(#ver)",
+                                           names={"#ver": "version"})}
+
+    def get_product_item(self, sku: str) -> dict[str, Any] | None:
+        return self.db.get(keys.product(sku))
+
+    def list_products(self, category_id: str | None, min_price_q: int, max_price_q: int, limit: int,
+                      cursor: str | None) -> Page:
+        """One Query: gsi1 (every product) or gsi2 (one category), the price range as a BETWEEN on the sort key."""
+        index, pk = ("gsi2", keys.category_products(category_id)) if category_id else ("gsi1", keys.PRODUCTS)
+        low, high = keys.price_range(min_price_q, max_price_q)
+        scope = f"{self.db.table}|products|{index}|{pk}|{low}|{high}"
+        kwargs = self._index_query(index, f"{index}pk", pk, between=(f"{index}sk", low, high))
+        kwargs["Limit"] = limit
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, scope, self._cursor_key())
+        resp = self.db.client.query(**kwargs)
+        items = [Product.model_validate(strip_keys(codec.from_item(i))).model_dump(mode="json")
+                 for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return Page(items, encode_cursor(last, scope, self._cursor_key()) if last else None)
+
+    def all_products(self) -> Iterator[Product]:
+        """Every product, page after page of the products index (by price): what the search index is built from.
+
+        Only the product's own attributes come back, not the index keys: the reads cost the same, the answers
+        are lighter.
+        """
+        kwargs = self._index_query("gsi1", "gsi1pk", keys.PRODUCTS)
+        kwargs["ExpressionAttributeNames"].update({f"#p{i}": f for i, f in enumerate(_PRODUCT_FIELDS)})
+        kwargs["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(_PRODUCT_FIELDS)))
+        while True:
+            resp = self.db.client.query(**kwargs)
+            for item in resp.get("Items", []):
+                yield Product.model_validate(strip_keys(codec.from_item(item)))
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    # --- the catalog version -------------------------------------------------
+
+    def catalog_version(self) -> int:
+        """How many catalog writes there have been (0 before the first); strongly consistent."""
+        item = self.db.get(keys.catalog_meta(), consistent=True)
+        return int(item["version"]) if item and "version" in item else 0
+
+    def bump_catalog_request(self, now: str) -> dict[str, Any]:
+        """`ADD version 1`, to ride in the transaction of the catalog write it counts."""
+        return {"Update": {
+            "TableName": self.db.table,
+            "Key": codec.to_item(keys.catalog_meta()),
+            "UpdateExpression": "ADD #ver :one SET #at = :at",
+            "ExpressionAttributeNames": {"#ver": "version", "#at": "updated_at"},
+            "ExpressionAttributeValues": codec.to_item({":one": 1, ":at": now}),
+        }}
+
+    # --- batches (the catalog import) ----------------------------------------
+
+    def get_many(self, item_keys: list[dict[str, str]], only_keys: bool = False) -> dict[str, dict[str, Any]]:
+        """The items among `item_keys` that exist, by `pk`, strongly consistent: BatchGetItem, 100 keys a request,
+        unprocessed keys asked again with backoff. `only_keys`: just whether they exist (`pk` and `sk` back)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list({k["pk"] + "|" + k["sk"]: k for k in item_keys}.values())
+        projection = {"ProjectionExpression": "pk, sk"} if only_keys else {}
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            pending = [codec.to_item(k) for k in unique[start:start + BATCH_GET_KEYS]]
+            for _ in optimistic(attempts=12):
+                resp = self.db.client.batch_get_item(
+                    RequestItems={self.db.table: {"Keys": pending, "ConsistentRead": True, **projection}})
+                for raw in resp.get("Responses", {}).get(self.db.table, []):
+                    item = codec.from_item(raw)
+                    found[item["pk"]] = item
+                pending = resp.get("UnprocessedKeys", {}).get(self.db.table, {}).get("Keys", [])
+                if not pending:
+                    break
+        return found
+
+    def put_many(self, items: list[dict[str, Any]]) -> None:
+        """Unconditional puts, 25 per BatchWriteItem, unprocessed items sent again with backoff (bounded: a table
+        that keeps throttling ends in a 409 `contention` the caller may retry; what landed stays)."""
+        for start in range(0, len(items), BATCH_WRITE_ITEMS):
+            pending = [{"PutRequest": {"Item": codec.to_item(i)}} for i in items[start:start + BATCH_WRITE_ITEMS]]
+            for _ in optimistic(attempts=12):
+                resp = self.db.client.batch_write_item(RequestItems={self.db.table: pending})
+                pending = resp.get("UnprocessedItems", {}).get(self.db.table, [])
+                if not pending:
+                    break
+
     # --- stock rows ----------------------------------------------------------
 
     def get_stock(self, store_code: str, sku: str) -> StockLevel | None:
         item = self.db.get(keys.stock(store_code, sku))
         return stock_level(item) if item else None
 
-    def create_stock(self, store_code: str, sku: str, on_hand: Decimal, now: str) -> None:
+    def get_stock_row(self, store_code: str, sku: str) -> StockRow | None:
+        item = self.db.get(keys.stock(store_code, sku))
+        return stock_row(item) if item else None
+
+    def create_stock(self, store_code: str, sku: str, on_hand: Decimal, now: str,
+                     reorder_level: Decimal = Decimal(0)) -> None:
         """Raises ConditionFailed when the row exists already (a concurrent first write won)."""
-        item = {**keys.stock(store_code, sku), "store_code": store_code, "sku": sku, "on_hand": on_hand,
-                "reserved": Decimal(0), "available": on_hand, "updated_at": now}
-        self._single(lambda: self.db.put(item, condition="attribute_not_exists(pk)"))
+        self._single(lambda: self.db.put(new_stock_item(store_code, sku, on_hand, reorder_level, now),
+                                         condition="attribute_not_exists(pk)"))
 
     def replace_on_hand(self, read: StockLevel, on_hand: Decimal, now: str) -> None:
         """Conditional on every value read: a hold that landed in between fails it (ConditionFailed)."""
         self._single(lambda: self.db.update(
             keys.stock(read.store_code, read.sku),
-            {"on_hand": on_hand, "available": on_hand - read.reserved, "updated_at": now},
+            # The index attributes again: a row written before gsi5 existed joins its store's listing on its
+            # next count; for any other row they are unchanged, so the keys-only index is not written.
+            {"on_hand": on_hand, "available": on_hand - read.reserved, "updated_at": now,
+             **keys.stock_indexes(read.store_code, read.sku)},
             condition="#oh = :oh AND #rs = :rs AND #av = :av",
             names={"#oh": "on_hand", "#rs": "reserved", "#av": "available"},
             values={":oh": read.on_hand, ":rs": read.reserved, ":av": read.available},
         ))
+
+    def set_reorder_level(self, store_code: str, sku: str, reorder_level: Decimal, now: str) -> None:
+        """Only the reorder level (no count moves with it, so no condition beyond the row existing)."""
+        self._single(lambda: self.db.update(
+            keys.stock(store_code, sku),
+            {"reorder_level": reorder_level, "updated_at": now, **keys.stock_indexes(store_code, sku)},
+            condition="attribute_exists(pk)",
+        ))
+
+    def stock_rows(self, pairs: list[tuple[str, str]]) -> list[StockRow]:
+        """The rows of (store, sku) `pairs` that exist, in the order asked, strongly consistent (BatchGetItem)."""
+        found = self.get_many([keys.stock(store_code, sku) for store_code, sku in pairs])
+        rows = (found.get(keys.stock(store_code, sku)["pk"]) for store_code, sku in pairs)
+        return [stock_row(item) for item in rows if item is not None]
+
+    def store_stock_keys(self, store_code: str, after_sku: str | None, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` skus stocked in a store after `after_sku`, from the keys-only index gsi5, and whether
+        DynamoDB says there may be more."""
+        kwargs = self._index_query("gsi5", "gsi5pk", keys.store_stock(store_code))
+        if after_sku is not None:
+            kwargs["ExclusiveStartKey"] = codec.to_item(keys.stock_index_key(store_code, after_sku))
+        resp = self.db.client.query(**kwargs, Limit=limit)
+        return [codec.from_item(i)["gsi5sk"] for i in resp.get("Items", [])], "LastEvaluatedKey" in resp
 
     # Every stock change moves `available` with the others: conditions cannot do arithmetic, so the
     # stored `available` (= on_hand - reserved) is what `available >= :q` guards.
@@ -183,6 +351,65 @@ class InventoryStore:
         except TransactionConflict as exc:
             raise Contended() from exc
 
+    # --- queries -------------------------------------------------------------
+
+    def _index_query(self, index: str, pk_attr: str, pk: str,
+                     between: tuple[str, str, str] | None = None) -> dict[str, Any]:
+        names = {"#pk": pk_attr}
+        values: dict[str, Any] = {":pk": pk}
+        condition = "#pk = :pk"
+        if between is not None:
+            names["#sk"] = between[0]
+            values.update({":lo": between[1], ":hi": between[2]})
+            condition += " AND #sk BETWEEN :lo AND :hi"
+        return {"TableName": self.db.table, "IndexName": index, "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": names, "ExpressionAttributeValues": codec.to_item(values)}
+
+    def cursor(self, position: dict[str, str], scope: str) -> str:
+        """A signed cursor for a listing whose position is not one DynamoDB key (stock across stores)."""
+        return encode_cursor({k: {"S": v} for k, v in position.items()}, f"{self.db.table}|{scope}",
+                             self._cursor_key())
+
+    def position(self, cursor: str, scope: str) -> dict[str, str]:
+        raw = decode_cursor(cursor, f"{self.db.table}|{scope}", self._cursor_key())
+        return {k: v["S"] for k, v in raw.items()}
+
+    def _cursor_key(self) -> bytes:
+        key = self.db.cursor_key() if self.db.cursor_key is not None else b""
+        if not key:
+            raise ConfigurationError("list cursors cannot be signed: no cursor key is configured")
+        return key
+
+
+# --- items ------------------------------------------------------------------
+
+
+def store_item(store: Store) -> dict[str, Any]:
+    return {**keys.store(store.code), **keys.store_indexes(store.code), **store.model_dump(mode="python")}
+
+
+def category_item(category: Category) -> dict[str, Any]:
+    return {**keys.category(category.id), **keys.category_indexes(category.id, category.name),
+            **category.model_dump(mode="python")}
+
+
+def product_item(product: Product) -> dict[str, Any]:
+    # `name` is derived from `title` on every read: storing it too would only let the two drift apart.
+    return {**keys.product(product.sku), **keys.product_indexes(product.sku, product.price_q, product.category),
+            **product.model_dump(mode="python", exclude={"name"})}
+
+
+def new_stock_item(store_code: str, sku: str, on_hand: Decimal, reorder_level: Decimal, now: str) -> dict[str, Any]:
+    return {**keys.stock(store_code, sku), **keys.stock_indexes(store_code, sku), "store_code": store_code,
+            "sku": sku, "on_hand": on_hand, "reserved": Decimal(0), "available": on_hand,
+            "reorder_level": reorder_level, "updated_at": now}
+
 
 def stock_level(item: dict[str, Any]) -> StockLevel:
     return StockLevel.model_validate({k: item[k] for k in _STOCK_FIELDS})
+
+
+def stock_row(item: dict[str, Any]) -> StockRow:
+    # Rows written before reorder levels existed have none: nothing is below a level of zero but an empty shelf.
+    return StockRow.model_validate({**{k: item[k] for k in _STOCK_FIELDS},
+                                    "reorder_level": item.get("reorder_level", Decimal(0))})

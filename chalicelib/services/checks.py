@@ -15,11 +15,13 @@ from ..domain.pipeline import ensure_open
 from ..storage.db import ConditionFailed
 from .hub import Hub
 from .retry import optimistic
+from .sessions import read_channel_and_stored_session, read_with_channel, session_or_not_found
 from .validation import parse
 
 
 class CheckResultBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     expected_rev: Annotated[int, Field(ge=0)]
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -39,11 +41,13 @@ def apply_check_result_from_body(hub: Hub, channel_code: str, session_key: str, 
 def apply_check_result(hub: Hub, channel_code: str, session_key: str, check_code: str, *,
                        expected_rev: int, payload: dict[str, Any], issues: list[Issue]) -> CheckOutcome:
     """A result for another rev, or for a session no longer open, is dropped ("stale"), never merged."""
-    channel = hub.channels.get(channel_code)
+    channel, stored = read_channel_and_stored_session(hub, channel_code, session_key)
     if check_code not in channel.config.checks:
         raise NotFound(f"channel {channel_code!r} has no check {check_code!r}", code="check_not_found")
-    for _ in optimistic():
-        session, seq = hub.sessions.get_with_seq(channel_code, session_key)
+    session, seq = session_or_not_found(stored, channel_code, session_key)
+    for attempt in optimistic():
+        if attempt:
+            session, seq = hub.sessions.get_with_seq(channel_code, session_key)
         if session.state != "open" or session.rev != expected_rev:
             return "stale"
         updated = session.model_copy(deep=True)
@@ -66,8 +70,7 @@ def recheck(hub: Hub, channel_code: str, session_key: str) -> tuple[Session, lis
 
     The directives go through the outbox like any other, so the request may end right after the write.
     """
-    channel = hub.channels.get(channel_code)
-    session = hub.sessions.get(channel_code, session_key)
+    channel, session, _ = read_with_channel(hub, channel_code, session_key)
     ensure_open(session)
     if not session.items:
         raise Conflict("an empty session has nothing to check", code="empty_session")

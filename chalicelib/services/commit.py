@@ -17,11 +17,13 @@ from ..storage.db import ConditionFailed
 from .hub import Hub
 from .idempotency import IdempotencyKey, Once, resolve_key, run_once
 from .retry import optimistic
+from .sessions import read_with_channel
 from .validation import parse
 
 
 class CommitBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     idempotency_key: IdempotencyKey | None = None
     expected_rev: Annotated[int, Field(ge=0)] | None = None
@@ -38,10 +40,11 @@ def commit(hub: Hub, channel_code: str, session_key: str, body: Any, *, header_k
 
 def _commit(hub: Hub, channel_code: str, session_key: str, expected_rev: int | None, key: str,
             actor: str) -> dict[str, Any]:
-    channel = hub.channels.get(channel_code)
+    channel, session, seq = read_with_channel(hub, channel_code, session_key)
     read_rev: int | None = None
-    for _ in optimistic(10):
-        session, seq = hub.sessions.get_with_seq(channel_code, session_key)
+    for attempt in optimistic(10):
+        if attempt:
+            session, seq = hub.sessions.get_with_seq(channel_code, session_key)
         pinned = expected_rev if expected_rev is not None else read_rev
         if pinned is not None and session.rev != pinned:
             if expected_rev is not None:
@@ -66,6 +69,7 @@ def _commit(hub: Hub, channel_code: str, session_key: str, expected_rev: int | N
             hub.db.transact([
                 hub.sessions.save_request(committed, session, seq),
                 *hub.orders.create_requests(order, events),
+                *hub.stats.change_requests(None, order),
                 *hub.directives.create_requests(directives),
             ])
             break

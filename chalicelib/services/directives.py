@@ -12,11 +12,16 @@ from ..domain.clock import now_iso
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.models import Directive, DirectiveStatus
 from ..storage.db import ConditionFailed, Page
+from ..storage.directives import due_at
 from .hub import Hub
 from .retry import optimistic
 from .validation import parse
 
 RELAY_GRACE_SECONDS = 30
+# A directive the relay sent waits this long, or as long as it has already waited if that is longer, before the
+# relay sends it again: its entry leaves the outbox only when a delivery claims it, and a queue that is behind
+# should get one more copy now and then (in case a message was lost), not one a minute.
+RELAY_RESEND_SECONDS = 300
 MAX_REDRIVE = 1000
 
 
@@ -32,14 +37,39 @@ def list_directives(hub: Hub, *, topic: str | None, status: str | None, order_re
 
 
 def relay_outbox(hub: Hub, grace_seconds: int = RELAY_GRACE_SECONDS, batch: int = 100) -> int:
-    """Re-sends directives written but not enqueued (their writer died between the write and the send).
+    """Sends what is still in the outbox `grace_seconds` after it was due: a directive leaves the outbox when a
+    delivery claims it, so this is what never reached SQS (its writer died between the write and the send, or
+    the send failed) or reached it and was never delivered. Returns how many it sent.
 
-    The grace period leaves the writer time to send them itself; a duplicate send is harmless because a
-    delivery must claim its directive before running it.
+    The outbox sort key is when a directive is due (created + its delay), so a delayed directive is never sent
+    before SQS would release it; what the relay sends is past due and goes without delay. A duplicate send is
+    harmless: a delivery must claim its directive before running it.
     """
-    cutoff = (datetime.now(UTC) - timedelta(seconds=grace_seconds)).isoformat(timespec="milliseconds")
-    pending = hub.directives.pending_outbox(limit=batch, older_than=cutoff.replace("+00:00", "Z"))
-    return hub.queue.dispatch(pending)
+    now = datetime.now(UTC)
+    cutoff = _iso(now - timedelta(seconds=grace_seconds))
+    pending = hub.directives.pending_outbox(limit=batch, older_than=cutoff)
+    for directive in pending:
+        if directive.status != "queued":  # claimed already: its message arrived, there is nothing to send
+            hub.directives.leave_outbox(directive)
+    sent = hub.queue.send([d for d in pending if d.status == "queued"])
+    for directive in sent:
+        hub.directives.postpone_outbox(directive.id, cutoff, _iso(now + _resend_after(directive, now)))
+    return len(sent)
+
+
+def _resend_after(directive: Directive, now: datetime) -> timedelta:
+    # Doubling: each resend waits as long as the directive has waited since it entered the outbox (at least
+    # RELAY_RESEND_SECONDS), so even one that is never claimed costs a handful of messages a day, not 1,440.
+    entered = max(directive.updated_at, due_at(directive))
+    try:
+        waited = now - datetime.fromisoformat(entered)
+    except (ValueError, TypeError):
+        waited = timedelta(0)
+    return max(timedelta(seconds=RELAY_RESEND_SECONDS), waited)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def retry(hub: Hub, directive_id: str) -> tuple[Directive, bool]:
@@ -63,7 +93,8 @@ def retry(hub: Hub, directive_id: str) -> tuple[Directive, bool]:
 
 
 class RedriveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     max: Annotated[StrictInt, Field(ge=1, le=MAX_REDRIVE)] = 100
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..directives.queue import DirectiveQueue
@@ -13,13 +13,17 @@ from ..inventory import Inventory
 from ..ratelimit import RateLimiter
 from ..secrets import CURSOR, Secrets
 from ..storage.api_keys import ApiKeyStore
-from ..storage.aws import client
+from ..storage.aws import LazyClient, client
 from ..storage.channels import ChannelStore
 from ..storage.db import Db
 from ..storage.directives import DirectiveStore
 from ..storage.orders import OrderStore
 from ..storage.sessions import SessionStore
+from ..storage.stats import StatsStore
 from .api_keys import Authenticator
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 
 @dataclass
@@ -33,17 +37,27 @@ class Hub:
     directives: DirectiveStore
     inventory: Inventory
     queue: DirectiveQueue
-    # Every command's idempotency records (services/idempotency.py): one layer, one key expression for all.
-    idempotency: DynamoDBPersistenceLayer
     secrets: Secrets
     api_keys: ApiKeyStore
+    stats: StatsStore
     authenticator: Authenticator
     limiter: RateLimiter
+
+    @cached_property
+    def idempotency(self) -> DynamoDBPersistenceLayer:
+        """Every command's idempotency records (services/idempotency.py): one layer, one key expression for all.
+
+        Made, and Powertools idempotency imported, on the first command: the workers and the relay never need it.
+        """
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(table_name=self.settings.idempotency_table, boto3_client=self.db.client)
 
 
 def build_hub(settings: Settings, registry: Registry) -> Hub:
     dynamodb = client("dynamodb", settings.aws_endpoint_url)
-    ssm = client("ssm", settings.aws_endpoint_url) if settings.secrets_path else None
+    # Made on first use: the functions that never read a secret or send a message skip them at cold start.
+    ssm = LazyClient("ssm", settings.aws_endpoint_url) if settings.secrets_path else None
     secrets = Secrets(settings.secrets_path, ssm)
     db = Db(dynamodb, settings.table, cursor_key=lambda: secrets.require(CURSOR).encode())
     directives = DirectiveStore(db)
@@ -58,13 +72,12 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
         directives=directives,
         inventory=Inventory(db),
         queue=DirectiveQueue(
-            client("sqs", settings.aws_endpoint_url),
+            LazyClient("sqs", settings.aws_endpoint_url),
             {"directives": settings.directives_queue, "checks": settings.checks_queue},
-            directives,
         ),
-        idempotency=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
         secrets=secrets,
         api_keys=api_keys,
+        stats=StatsStore(db),
         authenticator=Authenticator(api_keys, settings.key_cache_seconds),
         limiter=RateLimiter(db, enabled=settings.rate_limit_enabled),
     )

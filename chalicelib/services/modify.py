@@ -18,11 +18,13 @@ from ..storage.db import ConditionFailed
 from ..storage.sessions import from_stored
 from .hub import Hub
 from .retry import optimistic
+from .sessions import read_with_channel
 from .validation import parse
 
 
 class ModifyBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     ops: Any = None  # parsed op by op so each error names its op and field
     expected_rev: Annotated[StrictInt, Field(ge=0)] | None = None
@@ -42,11 +44,8 @@ def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
     On a lost race the ops are re-applied to the fresh session, unless the client pinned `expected_rev`.
     """
     ops = parse_ops(raw_ops)
-    channel = hub.channels.get(channel_code)
-    fresh: dict[str, Any] | None = None
+    channel, session, seq = read_with_channel(hub, channel_code, session_key)
     for _ in optimistic():
-        # A lost race returns the winner's item: retry on it instead of reading again.
-        session, seq = from_stored(fresh) if fresh else hub.sessions.get_with_seq(channel_code, session_key)
         if expected_rev is not None and session.rev != expected_rev:
             raise StaleRev(session.rev, expected_rev)
         ctx = OpContext(channel=channel, actor=actor, now=now_iso(), prices=_prices(hub, channel, session, ops),
@@ -61,7 +60,9 @@ def modify(hub: Hub, channel_code: str, session_key: str, raw_ops: Any, *,
             else:
                 hub.sessions.save(updated, session, seq)
         except ConditionFailed as exc:
+            # A lost race returns the winner's item: retry on it instead of reading again.
             fresh = exc.current or _session_in(exc.reasons)
+            session, seq = from_stored(fresh) if fresh else hub.sessions.get_with_seq(channel_code, session_key)
             continue
         hub.queue.dispatch(directives)
         hub.registry.fire("session.modified", updated, ops, {"actor": actor})

@@ -44,6 +44,7 @@ def apply(hub: Hub, ref: str, decide: Decide, *, first: Order | None = None) -> 
         try:
             hub.db.transact([*hub.orders.change_requests(order, change.after, change.events),
                              *hub.orders.record_requests([dict(r) for r in change.records]),
+                             *hub.stats.change_requests(order, change.after),
                              *change.writes,
                              *hub.directives.create_requests(directives)])
         except ConditionFailed:

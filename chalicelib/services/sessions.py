@@ -7,13 +7,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.clock import now_iso
-from ..domain.errors import InvalidInput
+from ..domain.errors import InvalidInput, NotFound
 from ..domain.ids import new_id
 from ..domain.limits import JsonObject
-from ..domain.models import Key, Session
+from ..domain.models import Channel, Key, Session
 from ..domain.pipeline import ensure_open
 from ..domain.reactions import reaction_directives
+from ..storage import keys
 from ..storage.db import ConditionFailed, Page
+from ..storage.sessions import from_stored
 from .hub import Hub
 from .retry import optimistic
 from .validation import parse
@@ -22,7 +24,8 @@ STATES = ("open", "committed", "abandoned")
 
 
 class CreateSessionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     session_key: Key | None = None
     data: JsonObject = Field(default_factory=dict)
@@ -48,6 +51,36 @@ def get(hub: Hub, channel_code: str, session_key: str) -> Session:
     return hub.sessions.get(channel_code, session_key)
 
 
+def read_with_channel(hub: Hub, channel_code: str, session_key: str) -> tuple[Channel, Session, int]:
+    """The channel, the session and its `write_seq`, in one round trip: what every session write starts from."""
+    channel, stored = read_channel_and_stored_session(hub, channel_code, session_key)
+    session, seq = session_or_not_found(stored, channel_code, session_key)
+    return channel, session, seq
+
+
+def read_channel_and_stored_session(hub: Hub, channel_code: str,
+                                    session_key: str) -> tuple[Channel, dict[str, Any] | None]:
+    """The channel and the stored session item (None if there is none) in one strongly consistent BatchGetItem.
+
+    Consistent, so the channel's policies (pricing, edit policy, checks) are as fresh as the GetItem of it used to
+    be, and the session as fresh as the write conditional on it needs. An unknown channel is reported first, as
+    when the two were read one after the other.
+    """
+    found = hub.db.batch_get([keys.channel(channel_code), keys.session(channel_code, session_key)], consistent=True)
+    # Keys come back stripped: the session item is the one with a `doc` (a Channel forbids unknown fields).
+    stored_channel = next((item for item in found if "doc" not in item), None)
+    if stored_channel is None:
+        raise NotFound(f"channel {channel_code!r} does not exist", code="channel_not_found")
+    return Channel.model_validate(stored_channel), next((item for item in found if "doc" in item), None)
+
+
+def session_or_not_found(stored: dict[str, Any] | None, channel_code: str, session_key: str) -> tuple[Session, int]:
+    if stored is None:
+        raise NotFound(f"session {session_key!r} does not exist in channel {channel_code!r}",
+                       code="session_not_found")
+    return from_stored(stored)
+
+
 def list_sessions(hub: Hub, channel_code: str, state: str | None, limit: int, cursor: str | None) -> Page:
     if state is not None and state not in STATES:
         raise InvalidInput(f"`state` must be one of {', '.join(STATES)}", code="invalid_filter")
@@ -56,9 +89,10 @@ def list_sessions(hub: Hub, channel_code: str, state: str | None, limit: int, cu
 
 
 def abandon(hub: Hub, channel_code: str, session_key: str) -> Session:
-    channel = hub.channels.get(channel_code)
-    for _ in optimistic():
-        session, seq = hub.sessions.get_with_seq(channel_code, session_key)
+    channel, session, seq = read_with_channel(hub, channel_code, session_key)
+    for attempt in optimistic():
+        if attempt:
+            session, seq = hub.sessions.get_with_seq(channel_code, session_key)
         ensure_open(session)
         now = now_iso()
         abandoned = session.model_copy(update={"state": "abandoned", "abandoned_at": now, "updated_at": now})

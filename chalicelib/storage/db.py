@@ -62,13 +62,18 @@ class Db:
         item = resp.get("Item")
         return strip_keys(codec.from_item(item)) if item else None
 
-    def batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """The items that exist among `keys` (any order), 100 keys per request, unprocessed keys re-asked."""
+    def batch_get(self, keys: list[dict[str, str]], consistent: bool = False) -> list[dict[str, Any]]:
+        """The items that exist among `keys` (any order), 100 keys per request, unprocessed keys re-asked.
+
+        `consistent` makes every read strongly consistent (as `get`), at the same price per item: several items
+        a write depends on can then be read in one round trip without any of them being stale.
+        """
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):
             pending: list[dict[str, Any]] = [codec.to_item(k) for k in keys[start:start + 100]]
             while pending:
-                resp = self.client.batch_get_item(RequestItems={self.table: {"Keys": pending}})
+                request = {"Keys": pending, "ConsistentRead": consistent}
+                resp = self.client.batch_get_item(RequestItems={self.table: request})
                 found += [strip_keys(codec.from_item(i)) for i in resp.get("Responses", {}).get(self.table, [])]
                 pending = resp.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
         return found

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-import contextlib
+from datetime import datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from ..domain.errors import NotFound
 from ..domain.models import Directive, DirectiveStatus
-from . import keys
-from .db import ConditionFailed, Db, Page
+from . import codec, keys
+from .db import ConditionFailed, Db, Page, _raise_condition_failed, strip_keys
 
 
 class DirectiveStore:
@@ -20,41 +22,71 @@ class DirectiveStore:
         return Directive.model_validate(stored)
 
     def create_requests(self, directives: list[Directive]) -> list[dict[str, Any]]:
-        """Written in the same transaction as what caused them (the outbox): a directive is never lost."""
+        """Written in the same transaction as what caused them (the outbox): a directive is never lost.
+
+        It stays in the outbox until a delivery claims it, under the time it is due (created + its delay): the
+        relay's `outbox_sk < now - grace` then never re-sends a delayed directive before SQS releases it.
+        """
         return [
             {"Put": self.db.put_request(
-                {**_item(d), **keys.outbox(d.id, d.created_at)}, condition="attribute_not_exists(pk)"
+                {**_item(d), **keys.outbox(d.id, due_at(d))}, condition="attribute_not_exists(pk)"
             )}
             for d in directives
         ]
-
-    def mark_enqueued(self, directive_id: str) -> None:
-        with contextlib.suppress(ConditionFailed):
-            self.db.update(keys.directive(directive_id), {}, remove=("outbox_pk", "outbox_sk"),
-                           condition="attribute_exists(pk)")
 
     def pending_outbox(self, limit: int, older_than: str) -> list[Directive]:
         page = self.db.query("outbox_pk", "OUTBOX", index="outbox", limit=limit, sk_before=("outbox_sk", older_than))
         return [Directive.model_validate(i) for i in page.items]
 
-    def claim(self, directive: Directive, now: str, lease_until: str) -> Directive:
-        """queued/failed -> running, or takes over a running one whose lease ran out.
+    def postpone_outbox(self, directive_id: str, due_before: str, until: str) -> bool:
+        """Moves a directive the relay just sent to `until` in the outbox, so later runs leave it alone while it
+        waits in its queue. Only if it is still there and still due before `due_before` (what the relay's query
+        saw): a claim that took it out meanwhile, or a requeue that put it back later, is never undone."""
+        try:
+            self.db.update(keys.directive(directive_id), {"outbox_sk": keys.outbox(directive_id, until)["outbox_sk"]},
+                           condition="#opk = :outbox AND #osk < :due", names={"#opk": "outbox_pk", "#osk": "outbox_sk"},
+                           values={":outbox": "OUTBOX", ":due": due_before})
+        except ConditionFailed:
+            return False
+        return True
 
-        Conditional on the attempts count read: of two deliveries racing for it, exactly one wins.
-        Raises ConditionFailed (with the current item) when someone else owns or finished it.
+    def leave_outbox(self, directive: Directive) -> bool:
+        """Takes a directive that is no longer queued out of the outbox: claimed by a worker that left it there (one
+        still running the release before claims took directives out). Conditional on the status the relay saw, so
+        a requeue meanwhile keeps its entry."""
+        try:
+            self.db.update(keys.directive(directive.id), {}, remove=("outbox_pk", "outbox_sk"),
+                           condition="#st = :st", names={"#st": "status"}, values={":st": directive.status})
+        except ConditionFailed:
+            return False
+        return True
+
+    def claim(self, directive_id: str, now: str, lease_until: str) -> Directive:
+        """queued/failed -> running with a lease, or takes over a running one whose lease ran out: one UpdateItem,
+        no read before it, the claimed directive read back from the write (ALL_NEW).
+
+        Of two deliveries racing for it exactly one wins: DynamoDB applies the writes one at a time, and the first
+        leaves the directive `running` with a lease beyond `now`, which the second's condition refuses. `attempts`
+        counts the claims (ADD), and the claim takes the directive out of the outbox: its message has arrived.
+        Raises ConditionFailed with the stored item (ALL_OLD; None: no such directive) when it is done, dead, or
+        running under a live lease.
         """
-        claimed = directive.model_copy(update={"status": "running", "attempts": directive.attempts + 1,
-                                               "lease_until": lease_until, "updated_at": now})
-        self.db.update(
-            keys.directive(directive.id),
-            {"status": "running", "attempts": claimed.attempts, "lease_until": lease_until, "updated_at": now,
-             "gsi3pk": "DIRS#ST#running"},
-            condition="#a = :a AND (#st IN (:queued, :failed) OR (#st = :running AND #lease < :now))",
-            names={"#a": "attempts", "#st": "status", "#lease": "lease_until"},
-            values={":a": directive.attempts, ":queued": "queued", ":failed": "failed", ":running": "running",
-                    ":now": now},
+        request = self.db.update_request(
+            keys.directive(directive_id),
+            {"status": "running", "lease_until": lease_until, "updated_at": now, "gsi3pk": "DIRS#ST#running"},
+            condition="attribute_exists(pk) AND (#st IN (:queued, :failed) OR (#st = :running AND #lease < :now))",
+            names={"#st": "status", "#lease": "lease_until", "#a": "attempts"},
+            values={":queued": "queued", ":failed": "failed", ":running": "running", ":now": now, ":one": 1},
+            remove=("outbox_pk", "outbox_sk"),
         )
-        return claimed
+        request["UpdateExpression"] += " ADD #a :one"
+        try:
+            resp = self.db.client.update_item(**request, ReturnValues="ALL_NEW",
+                                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            _raise_condition_failed(exc)  # the same reading of a lost condition as every other write
+            raise
+        return Directive.model_validate(strip_keys(codec.from_item(resp["Attributes"])))
 
     def finish(self, directive: Directive, status: DirectiveStatus, now: str, *,
                result: dict[str, Any] | None = None, error: str | None = None) -> None:
@@ -73,18 +105,22 @@ class DirectiveStore:
         self.db.update(keys.directive(directive.id), values, condition=condition, names=names, values=cond_values,
                        remove=("lease_until",))
 
-    def mark_dead(self, directive: Directive, now: str, error: str) -> None:
-        """For a directive no attempt can run (unknown topic): dead straight from queued or failed."""
-        self.db.update(keys.directive(directive.id),
+    def mark_dead(self, directive_id: str, topic: str, now: str, error: str) -> None:
+        """For a directive no attempt can run (no handler for its topic): dead straight from queued or failed, and
+        out of the outbox. The topic is part of the condition because the caller has it from the message, not from
+        the directive: the decision holds only if it is the directive's own."""
+        self.db.update(keys.directive(directive_id),
                        {"status": "dead", "updated_at": now, "gsi3pk": "DIRS#ST#dead", "last_error": error[:2000]},
-                       condition="#st IN (:queued, :failed) AND #a = :a", names={"#st": "status", "#a": "attempts"},
-                       values={":queued": "queued", ":failed": "failed", ":a": directive.attempts})
+                       condition="#st IN (:queued, :failed) AND #tp = :topic", names={"#st": "status", "#tp": "topic"},
+                       values={":queued": "queued", ":failed": "failed", ":topic": topic},
+                       remove=("outbox_pk", "outbox_sk"))
 
     def requeue(self, directive: Directive, now: str) -> Directive:
         """failed/dead -> queued, back in the outbox so the relay sends it even if the caller dies now."""
         self.db.update(
             keys.directive(directive.id),
-            {"status": "queued", "updated_at": now, "gsi3pk": "DIRS#ST#queued", **keys.outbox(directive.id, now)},
+            {"status": "queued", "updated_at": now, "gsi3pk": "DIRS#ST#queued",
+             **keys.outbox(directive.id, max(now, due_at(directive)))},
             condition="#st = :st AND #a = :a", names={"#st": "status", "#a": "attempts"},
             values={":st": directive.status, ":a": directive.attempts}, remove=("lease_until",),
         )
@@ -126,3 +162,15 @@ def _item(d: Directive) -> dict[str, Any]:
         **keys.directive_indexes(d.id, d.topic, d.status, d.order_ref, scope, d.created_at),
         **d.model_dump(mode="python", exclude_none=True),
     }
+
+
+def due_at(directive: Directive) -> str:
+    """When SQS releases a directive sent as it is written: its creation time plus its delay (same ISO format)."""
+    if not directive.delay_seconds:
+        return directive.created_at
+    try:
+        created = datetime.fromisoformat(directive.created_at)
+    except ValueError:
+        return directive.created_at
+    due = created + timedelta(seconds=directive.delay_seconds)
+    return due.isoformat(timespec="milliseconds").replace("+00:00", "Z")

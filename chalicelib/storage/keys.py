@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 KEY_ATTRS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk",
-             "outbox_pk", "outbox_sk")
+             "gsi5pk", "gsi5sk", "outbox_pk", "outbox_sk")
 
 
 def channel(code: str) -> dict[str, str]:

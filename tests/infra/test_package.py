@@ -3,9 +3,11 @@ express, matches .chalice/config.json, and the zip holds the runtime code only a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from infra.finalize import is_runtime_provided
+from infra.finalize import compile_zip, is_runtime_provided, pyc_name, runtime_version
 
 from .support import (
     STAGES,
@@ -29,6 +31,9 @@ from .support import (
 
 # What Chalice must package for the functions' runtime (python3.11, x86_64).
 LAMBDA_EXTENSION_SUFFIX = ".cpython-311-x86_64-linux-gnu.so"
+RUNTIME = (3, 11)
+# PEP 552: a hash-based .pyc whose source is never checked (flags bit 0 set, bit 1 clear).
+UNCHECKED_HASH_FLAGS = 0b01
 
 # Test and tooling packages that must never reach the Lambda, and what the runtime provides itself.
 FORBIDDEN_TOP_LEVEL = {"moto", "pytest", "_pytest", "cfnlint", "cfn_lint", "boto3", "botocore", "s3transfer",
@@ -111,7 +116,10 @@ def test_functions_carry_the_stage_settings(packaged, stage: str) -> None:
         assert props["MemorySize"] == function_setting(stage, function, "lambda_memory_size", 128), function
         assert props.get("ReservedConcurrentExecutions") == function_setting(
             stage, function, "reserved_concurrency"), function
-        assert props["Environment"]["Variables"] == stage_env(stage), function
+        # The search index bucket's name holds the account id: the template passes it to the functions that use it.
+        search = {"OMNIMAN_SEARCH_BUCKET": {"Ref": "SearchIndexBucket"}} if function in (
+            "api_handler", "directive_worker") else {}
+        assert props["Environment"]["Variables"] == {**stage_env(stage), **search}, function
         assert props["Tracing"] == "Active", function
         # Logs go to the stack's own group (with retention), under the prefix the IAM policy allows.
         group = pkg.template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]
@@ -142,11 +150,45 @@ def test_deployment_zip_holds_runtime_code_only(packaged, figures: list[str]) ->
     assert not top & FORBIDDEN_TOP_LEVEL, f"test/tooling packages in the zip: {sorted(top & FORBIDDEN_TOP_LEVEL)}"
     assert not [name for name in names if is_runtime_provided(name)]
     assert top >= REQUIRED_TOP_LEVEL, f"missing from the zip: {sorted(REQUIRED_TOP_LEVEL - top)}"
-    assert not [n for n in names if n.startswith(".chalice/") or n.endswith(".pyc")]
+    assert not [n for n in names if n.startswith(".chalice/")]
     size = pkg.finalized.zip_path.stat().st_size
     figures.append(f"deployment.zip ({pkg.stage}): {size:,} bytes zipped, {unpacked:,} bytes unzipped, "
-                   f"{len(names)} files")
+                   f"{len(names)} files ({pkg.finalized.compiled} compiled by infra.finalize)")
     assert size < 10_000_000, "the zip grew past 10 MB: check requirements.txt for new heavy dependencies"
+
+
+def test_deployment_zip_ships_the_runtimes_bytecode_for_every_module(packaged) -> None:
+    """Lambda's task directory is read-only: without these, every cold start compiles the whole app again."""
+    pkg = packaged(STAGES[0])
+    assert runtime_version(pkg.template) == RUNTIME
+    with zipfile.ZipFile(pkg.finalized.zip_path) as zf:
+        names = set(zf.namelist())
+        sources = {n for n in names if n.endswith(".py")} - set(pkg.finalized.not_compiled)
+        compiled = {n for n in names if n.endswith(".pyc")}
+        assert compiled == {pyc_name(n, RUNTIME) for n in sources}  # one each, nothing from another Python
+        for name in ("__pycache__/app.cpython-311.pyc", "chalicelib/__pycache__/bootstrap.cpython-311.pyc"):
+            header = zf.read(name)[:8]
+            assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH_FLAGS, name
+            if sys.version_info[:2] == RUNTIME:
+                assert header[:4] == importlib.util.MAGIC_NUMBER, name
+    assert pkg.finalized.compiled > 500 and not pkg.finalized.not_compiled
+
+
+def test_finalize_compiles_a_zip_once_and_reports_what_the_runtime_cannot_compile(tmp_path: Path) -> None:
+    if sys.version_info[:2] != RUNTIME and shutil.which("python3.11") is None:
+        pytest.skip("needs Python 3.11, the functions' runtime")
+    zip_path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr("app.py", "import pkg\n")
+        zf.writestr("pkg/__init__.py", "X = 1\n")
+        zf.writestr("pkg/legacy.py", "print 'a Python 2 file nobody imports'\n")
+    assert compile_zip(zip_path, RUNTIME) == (2, ("pkg/legacy.py",))
+    before = zip_path.read_bytes()
+    assert compile_zip(zip_path, RUNTIME) == (0, ("pkg/legacy.py",))  # idempotent: nothing is added twice
+    assert zip_path.read_bytes() == before
+    with zipfile.ZipFile(zip_path) as zf:
+        assert sorted(n for n in zf.namelist() if n.endswith(".pyc")) == [
+            "__pycache__/app.cpython-311.pyc", "pkg/__pycache__/__init__.cpython-311.pyc"]
 
 
 def test_deployment_zip_imports_with_only_the_lambda_runtime(packaged, tmp_path: Path) -> None:
@@ -169,8 +211,13 @@ def test_deployment_zip_imports_with_only_the_lambda_runtime(packaged, tmp_path:
     site = Path(__import__("botocore").__file__).parents[1]
     for name in ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py", "jmespath"):
         (runtime / name).symlink_to(site / name)
+    # The shipped bytecode is what runs: with unchecked-hash .pyc files the source is never read, so a source
+    # broken after packaging still imports. (Only where the bytecode can load: the runtime's Python.)
+    (task / "chalicelib" / "__init__.py").write_text("raise RuntimeError('imported from source')\n")
+    # Tracing is off outside Lambda, so the X-Ray SDK is not imported with the app; it is in the zip for when it is.
     code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
-            "assert app.app.routes and 'botocore' in sys.modules and sys.modules['aws_xray_sdk']")
+            "assert app.app.routes and 'botocore' in sys.modules and 'aws_xray_sdk' not in sys.modules; "
+            "import aws_xray_sdk.core")
     env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1", **stage_env(pkg.stage)}
     # -S: no site-packages, -B: no .pyc writes (as on Lambda's read-only /var/task)
     proc = subprocess.run([sys.executable, "-S", "-B", "-c", code, str(task), str(runtime)],  # noqa: S603

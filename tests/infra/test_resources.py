@@ -156,6 +156,8 @@ def test_iam_policy_is_least_privilege_for_the_stage(stage: str) -> None:
                 granted_queues.add(name)
             elif service == "logs":
                 assert name.startswith("log-group:/aws/lambda/"), arn
+            elif service == "s3":
+                assert name.startswith(f"omniman-{stage}-search-") and name.endswith("/catalog/*"), arn
             elif service == "ssm":
                 # Secrets: read only, and only the stage's own path (its OMNIMAN_SECRETS_PATH).
                 assert st["Action"] == ["ssm:GetParameter"], st["Action"]

@@ -47,6 +47,8 @@ def fill(path: str, world: dict[str, str], ref: str | None = None) -> str:
 
 def call(client, method: str, path: str):
     body = {} if method in ("POST", "PUT") else None
+    if (method, path) == ("POST", "/v1/orders"):  # the channel a direct order is for is in its body
+        body = {"channel": "pos", "store_code": "main", "items": [{"sku": "COFFEE", "quantity": 1}]}
     # Money moves need a key: send one everywhere, so each answer is about access, not about a missing key.
     headers = {"Idempotency-Key": f"matrix-{uuid.uuid4()}"} if method == "POST" else None
     return client.request(method, path, body, headers=headers)

@@ -16,11 +16,14 @@ def sqs_event(*records):
     return {"Records": list(records)}
 
 
-def record(directive_id=None, receive_count=1, body=None, queue="directives"):
+def record(directive_id=None, receive_count=1, body=None, queue="directives", topic=None):
+    """An SQS record as the event source mapping delivers it; `topic` as the product's messages carry it."""
+    if body is None:
+        body = json.dumps({"directive_id": directive_id, **({"topic": topic} if topic else {})})
     return {
         "messageId": str(uuid.uuid4()),
         "receiptHandle": "rh",
-        "body": body if body is not None else json.dumps({"directive_id": directive_id}),
+        "body": body,
         "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0",
                        "SenderId": "test", "ApproximateFirstReceiveTimestamp": "0"},
         "messageAttributes": {},

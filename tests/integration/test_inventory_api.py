@@ -18,6 +18,7 @@ def shop(api):
     """A store and two products, with no stock counted yet."""
     assert api.post("/v1/stores", {"code": "lisbon", "name": "Lisbon", "location": "Rua Augusta 1"}).status == 201
     assert api.post("/v1/products", {"sku": "COFFEE", "name": "Coffee", "price_q": 500}).status == 201
+    assert api.post("/v1/categories", {"id": "grocery", "name": "Grocery"}).status == 201  # a product's must exist
     assert api.post("/v1/products", {"sku": "BEANS-1KG", "name": "Beans", "price_q": 2490,
                                      "category": "grocery"}).status == 201
     return "lisbon"
@@ -76,6 +77,7 @@ def test_malformed_json_is_400(api):
 # --- products ---------------------------------------------------------------
 
 def test_create_and_read_a_product(api):
+    assert api.post("/v1/categories", {"id": "drinks", "name": "Drinks"}).status == 201
     r = api.post("/v1/products", {"sku": "TEA", "name": "Tea", "price_q": 400, "category": "drinks"})
     assert r.status == 201
     assert {k: r.json[k] for k in ("sku", "name", "price_q", "category")} == {
