@@ -3,6 +3,7 @@ provider webhooks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Request, Response
@@ -26,42 +27,41 @@ def _actor(request: Request) -> str:
     return wire.actor(request, principal(request).name)
 
 
+def _command(request: Request, hub: Hub, ref: str, name: str, run: Callable[..., Change],
+             provider_call: bool = False) -> Response:
+    """One order command, once per Idempotency-Key; a money move left to a provider answers 202."""
+    actor, caller = _actor(request), principal(request)
+
+    def first(body: Any, key: str | None) -> tuple[int, dict[str, Any]]:
+        change = run(hub, ref, body, actor=actor, key=key, caller=caller)
+        return _answer(change, 202 if provider_call and change.result.get("status") == "requested" else 200)
+
+    return once(request, hub, name, {"order_ref": ref}, first)
+
+
 @endpoint
 def pay(request: Request, hub: Hub, ref: str) -> Response:
-    def run(body: Any, key: str | None) -> tuple[int, dict[str, Any]]:
-        assert key is not None
-        change = commands.pay(hub, ref, body, actor=_actor(request), key=key, caller=principal(request))
-        return _answer(change, 202 if change.result.get("status") == "requested" else 200)
-
-    return once(request, hub, "pay", {"order_ref": ref}, run)
+    return _command(request, hub, ref, "pay", commands.pay, provider_call=True)
 
 
 @endpoint
 def cancel(request: Request, hub: Hub, ref: str) -> Response:
-    return once(request, hub, "cancel", {"order_ref": ref}, lambda body, key: _answer(
-        commands.cancel(hub, ref, body, actor=_actor(request), key=key, caller=principal(request))))
+    return _command(request, hub, ref, "cancel", commands.cancel)
 
 
 @endpoint
 def ship(request: Request, hub: Hub, ref: str) -> Response:
-    return once(request, hub, "ship", {"order_ref": ref}, lambda body, key: _answer(
-        commands.ship(hub, ref, body, actor=_actor(request), key=key, caller=principal(request))))
+    return _command(request, hub, ref, "ship", commands.ship)
 
 
 @endpoint
 def deliver(request: Request, hub: Hub, ref: str) -> Response:
-    return once(request, hub, "deliver", {"order_ref": ref}, lambda body, key: _answer(
-        commands.deliver(hub, ref, body, actor=_actor(request), key=key, caller=principal(request))))
+    return _command(request, hub, ref, "deliver", commands.deliver)
 
 
 @endpoint
 def refund(request: Request, hub: Hub, ref: str) -> Response:
-    def run(body: Any, key: str | None) -> tuple[int, dict[str, Any]]:
-        assert key is not None
-        change = commands.refund(hub, ref, body, actor=_actor(request), key=key, caller=principal(request))
-        return _answer(change, 202 if change.result.get("status") == "requested" else 200)
-
-    return once(request, hub, "refund", {"order_ref": ref}, run)
+    return _command(request, hub, ref, "refund", commands.refund, provider_call=True)
 
 
 @endpoint
