@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import ADMIN_KEY
 
-PATH_PARAMS = {"code": "pos", "key": "OPEN", "check_code": "stock", "store_code": "main", "sku": "COFFEE"}
+PATH_PARAMS = {"code": "pos", "key": "OPEN", "check_code": "stock", "store_code": "main", "sku": "COFFEE",
+               "namespace": "marketplace", "value": "MK-1"}
 
 
 @pytest.fixture
