@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-catalog fuzz package clean
+.PHONY: run test lint bench bench-catalog bench-feed fuzz package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 # Search, autocomplete, direct orders on one hot sku and the index lag, on 10,000 products (a few minutes).
 bench-catalog: $(STAMP)
 	$(PY) -m benchmarks.catalog
+
+# The change feed: long-poll wake-up after a commit, catch-up speed, racing writers (a minute).
+bench-feed: $(STAMP)
+	$(PY) -m benchmarks.feed
 
 # The nightly-size fuzz of every route (make test runs a short one).
 fuzz: $(STAMP)
