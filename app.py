@@ -8,7 +8,7 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
 from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, SIGNED, scope
-from chalicelib.http import api, direct_api, inventory_api, keys_api, lifecycle_api, search_api
+from chalicelib.http import api, console_api, direct_api, inventory_api, keys_api, lifecycle_api, search_api
 from chalicelib.http.chalice_app import ThreadSafeChalice
 from chalicelib.http.guard import guard
 from chalicelib.http.routes import RouteTable
@@ -351,3 +351,14 @@ def get_stock(store_code: str, sku: str) -> Response:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="hold_sweeper")
 def hold_sweeper(event: CloudWatchEvent) -> dict[str, int]:
     return observe("schedule", event.context.aws_request_id, lambda: sweep_expired_holds(HUB))
+
+
+# --- operator console: a page without data; all it shows it asks of this API with the operator's own key -------
+@route("/console", "GET", PUBLIC)
+def console_page() -> Response:
+    return console_api.page()
+
+
+@route("/console/{asset}", "GET", PUBLIC)
+def console_asset(asset: str) -> Response:
+    return console_api.asset(asset)
