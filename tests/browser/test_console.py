@@ -108,6 +108,30 @@ def test_an_order_appears_live_and_is_moved_along_its_flow(console: Console, sta
     assert events(stack, ref) == ["OrderCreated", "OrderStatusChanged", "OrderStatusChanged"]
 
 
+def test_orders_are_filtered_by_channel_status_and_day(console: Console, stack: RunningStack) -> None:
+    _, ref = place_order(stack.url, f"flt-{uuid.uuid4().hex[:6]}")
+    day = api(stack, "GET", f"/v1/orders/{ref}")["created_at"][:10]
+    page = console.open("/orders").sign_in().page
+    form = page.locator("form.filters")
+    form.get_by_label("Channel").select_option("pos")
+    form.get_by_label("Status").fill("new")
+    form.get_by_label("From (UTC)").fill(day)
+    form.get_by_label("To (UTC)").fill(day)
+    form.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(rf"#/orders\?channel=pos&status=new&from={day}&to={day}$"))
+    rows = page.locator("#orders tbody tr")
+    expect(rows.filter(has_text=ref)).to_have_count(1)
+    listed = api(stack, "GET", "/v1/orders?channel=pos&status=new&limit=200")["items"]
+    expect(rows).to_have_count(len([o for o in listed if o["created_at"][:10] == day]))
+    for cells in rows.evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.textContent))"):
+        assert (cells[1], cells[2], cells[4][:10]) == ("pos", "new", day), cells
+
+    console.go(f"/orders?channel=web&from={day}")  # another channel: not this order
+    expect(page.locator("form.filters").get_by_label("Channel")).to_have_value("web")
+    expect(page.locator(".count")).to_have_text(re.compile(r"\d+ shown"))  # read and drawn
+    expect(page.locator(f"#orders tr[data-ref='{ref}']")).to_have_count(0)
+
+
 def test_a_double_click_acts_once(console: Console, stack: RunningStack) -> None:
     _, ref = place_order(stack.url, f"dbl-{uuid.uuid4().hex[:6]}")
     page = console.open(f"/orders/{ref}").sign_in().page

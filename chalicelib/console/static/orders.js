@@ -23,8 +23,8 @@ export async function render(view, { params, navigate, feed }) {
     field("Channel", select("channel", [["", "all"], ...channels.map((c) => [c.code, c.code])], filters.channel)),
     field("Status", h("input", { name: "status", list: "statuses", value: filters.status, placeholder: "any" })),
     h("datalist", { id: "statuses" }, statuses.map((s) => h("option", { value: s }))),
-    field("From", h("input", { type: "date", name: "from", value: filters.from })),
-    field("To", h("input", { type: "date", name: "to", value: filters.to })),
+    field("From (UTC)", h("input", { type: "date", name: "from", value: filters.from })),
+    field("To (UTC)", h("input", { type: "date", name: "to", value: filters.to })),
     h("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();

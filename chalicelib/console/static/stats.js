@@ -19,8 +19,8 @@ export async function render(view, { params, navigate, access }) {
   const choices = access.operator ? [["", "all"]] : [["", "mine"]];
   const form = h("form", { class: "filters" },
     field("Channel", select("channel", [...choices, ...channels.map((c) => [c.code, c.code])], filters.channel)),
-    field("From", h("input", { type: "date", name: "from", value: filters.from })),
-    field("To", h("input", { type: "date", name: "to", value: filters.to })),
+    field("From (UTC)", h("input", { type: "date", name: "from", value: filters.from })),
+    field("To (UTC)", h("input", { type: "date", name: "to", value: filters.to })),
     h("button", { type: "submit" }, "Show"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
