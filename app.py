@@ -8,7 +8,7 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
 from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, SIGNED, scope
-from chalicelib.http import api, console_api, direct_api, inventory_api, keys_api, lifecycle_api, search_api
+from chalicelib.http import api, console_api, direct_api, feed_api, inventory_api, keys_api, lifecycle_api, search_api
 from chalicelib.http.chalice_app import ThreadSafeChalice
 from chalicelib.http.guard import guard
 from chalicelib.http.routes import RouteTable
@@ -207,6 +207,12 @@ def order_shipments(ref: str) -> Response:
 @route("/v1/orders/{ref}/webhooks", "GET", RESOURCE)
 def order_webhooks(ref: str) -> Response:
     return lifecycle_api.webhook_log(req(), HUB, ref)
+
+
+# --- change feed: every order event and session commit/abandon per channel, resumable, long-polled --------------
+@route("/v1/changes", "GET", ANY_KEY)
+def list_changes() -> Response:
+    return feed_api.changes_after(req(), HUB)
 
 
 # --- catalog search ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from .contrib import notifications, payments, pricing, stock
 from .domain.registry import registry
 from .observability import register_metrics
 from .secrets import WEBHOOK
-from .services import search
+from .services import search, subscriptions
 from .services.hub import Hub, build_hub
 
 pricing.register(registry)
@@ -17,6 +17,7 @@ notifications.register(registry)
 stock.register(registry)
 payments.register(registry)
 search.register(registry)
+subscriptions.register(registry)
 register_metrics(registry)
 
 

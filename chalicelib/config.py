@@ -32,6 +32,7 @@ ENV = {
     "OMNIMAN_COMMIT_RATE_LIMIT_PER_MINUTE": "commit_rate_limit_per_minute",
     "OMNIMAN_AUTH_FAILURE_LIMIT_PER_MINUTE": "auth_failure_limit_per_minute",
     "OMNIMAN_KEY_CACHE_SECONDS": "key_cache_seconds",
+    "OMNIMAN_FEED_RETENTION_DAYS": "feed_retention_days",
 }
 REQUIRED = ("OMNIMAN_TABLE", "OMNIMAN_IDEMPOTENCY_TABLE", "OMNIMAN_DIRECTIVES_QUEUE", "OMNIMAN_CHECKS_QUEUE")
 PRODUCTION_STAGES = frozenset({"prod"})
@@ -71,6 +72,8 @@ class Settings(BaseModel):
     auth_failure_limit_per_minute: int = Field(20, ge=1, le=1_000_000)
     # How long a process trusts a key record it read; a revocation reaches other warm processes within this.
     key_cache_seconds: int = Field(10, ge=0, le=300)
+    # How long the change feed keeps a change (its TTL); a cursor older than this is 410 `cursor_expired`.
+    feed_retention_days: int = Field(7, ge=1, le=365)
 
     @field_validator("directive_topic_max_attempts", mode="before")
     @classmethod

@@ -68,6 +68,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Gone(DomainError):
+    """What the request points at existed but is no longer kept (410): an expired feed cursor."""
+
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(DomainError):
     """The request body is larger than the API reads (413)."""
 

@@ -60,6 +60,20 @@ class OrderFlow(Model):
         return known
 
 
+MAX_SUBSCRIPTIONS = 5
+EventType = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")]
+
+
+class Subscription(BaseModel):
+    """A webhook URL the channel's changes are pushed to (the change feed's push side): `types` narrows them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Code
+    url: Annotated[str, Field(pattern=r"^https?://\S{1,2040}$")]
+    types: Annotated[list[EventType], Field(max_length=20)] = Field(default_factory=list)
+
+
 class ChannelConfig(BaseModel):
     # Contrib modules keep their own keys here (e.g. `pricing`), hence extra="allow".
     model_config = ConfigDict(extra="allow")
@@ -73,12 +87,18 @@ class ChannelConfig(BaseModel):
     locked_writable_data: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] = Field(default_factory=list)
     # Event handlers this channel runs (by name, e.g. ["payment", "shipping"]): each through SQS, per event.
     event_handlers: list[Code] = Field(default_factory=list)
+    # Each change of the channel (as GET /v1/changes shows it) is POSTed to these, signed, in order per order.
+    # Bounded: every subscription adds a directive to the transaction of each change.
+    subscriptions: Annotated[list[Subscription], Field(max_length=MAX_SUBSCRIPTIONS)] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _required_checks_are_configured(self) -> ChannelConfig:
         missing = [c for c in self.required_checks_on_commit if c not in self.checks]
         if missing:
             raise ValueError(f"required_checks_on_commit names checks not configured in `checks`: {missing}")
+        ids = [s.id for s in self.subscriptions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("subscription ids must be unique within a channel")
         return self
 
 

@@ -99,8 +99,10 @@ def commit_session(request: Request, hub: Hub, code: str, key: str, lambda_conte
 
 @endpoint
 def abandon_session(request: Request, hub: Hub, code: str, key: str) -> Response:
+    actor = _actor(request)
+
     def run(body: Any, _: str | None) -> tuple[int, dict[str, Any]]:
-        return 200, sessions.abandon(hub, code, key).model_dump(mode="json")
+        return 200, sessions.abandon(hub, code, key, actor).model_dump(mode="json")
 
     return once(request, hub, "abandon", {"channel_code": code, "session_key": key}, run, _etag)
 

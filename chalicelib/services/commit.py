@@ -9,11 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..domain import commit_rules
 from ..domain.clock import now_iso
 from ..domain.errors import Conflict, StaleRev
+from ..domain.feed import SESSION_COMMITTED, order_changes, session_change
 from ..domain.ids import new_id
 from ..domain.lifecycle import handler_directives
 from ..domain.ops import OpContext
 from ..domain.pipeline import run_validators
 from ..storage.db import ConditionFailed
+from . import feed
 from .hub import Hub
 from .idempotency import IdempotencyKey, Once, resolve_key, run_once
 from .retry import optimistic
@@ -64,20 +66,21 @@ def _commit(hub: Hub, channel_code: str, session_key: str, expected_rev: int | N
         committed = session.model_copy(update={
             "state": "committed", "committed_at": now, "updated_at": now, "order_ref": order.ref,
         })
+        changes = [*order_changes(channel_code, session_key, events),
+                   session_change(SESSION_COMMITTED, channel_code, session_key, actor, now, order.ref)]
         try:
-            # Order, its first events, the session's move to committed and the directives: all or nothing.
-            hub.db.transact([
+            # Order, its first events, the session's move to committed, the directives and the feed: all or nothing.
+            sent = feed.write(hub, channel, changes, [
                 hub.sessions.save_request(committed, session, seq),
                 *hub.orders.create_requests(order, events),
                 *hub.stats.change_requests(None, order),
-                *hub.directives.create_requests(directives),
-            ])
+            ], directives)
             break
         except ConditionFailed:
             # Re-read: committed or abandoned meanwhile is refused by check_committable; a new rev is refused
             # above; the same rev (a check result landed meanwhile) is committed again, checks and all.
             continue
-    hub.queue.dispatch(directives)
+    hub.queue.dispatch(sent)
     hub.registry.fire("session.committed", committed, order, {"actor": actor})
     hub.registry.fire("order.created", order, {"actor": actor})
     return {

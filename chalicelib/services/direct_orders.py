@@ -18,12 +18,14 @@ from ..domain.access import Principal
 from ..domain.clock import now_iso
 from ..domain.errors import InvalidInput, Unprocessable
 from ..domain.events import ORDER_CREATED, order_event
+from ..domain.feed import order_changes
 from ..domain.ids import new_id
 from ..domain.lifecycle import handler_directives
 from ..domain.models import Channel, Code, Directive, Order, OrderLine, OrderSnapshot, Pricing, Qty
 from ..domain.totals import line_total_q
 from ..inventory.models import Product, Sku
 from ..storage.db import ConditionFailed, TransactionConflict
+from . import feed
 from .hub import Hub
 from .retry import optimistic
 from .validation import parse
@@ -31,7 +33,7 @@ from .validation import parse
 CONFIRMED, REJECTED = "confirmed", "rejected"
 CONFIRMATION = "notification.send"
 # One transaction holds 100 items: the lines' stock rows, the order and its event, up to 4 statistics counters,
-# and the directives a channel asks for.
+# its feed entry and pushes (up to 5 subscriptions), and the directives a channel asks for.
 MAX_LINES = 80
 
 
@@ -75,12 +77,12 @@ def place(hub: Hub, body: Any, *, actor: str, caller: Principal, key: str) -> Or
     for _ in optimistic(30):
         order, events, directives = _build(hub, channel, req, products, prices, actor, key, CONFIRMED)
         try:
-            hub.db.transact([
+            # The stock rows come first: a cancelled transaction's reasons are read by line below.
+            sent = feed.write(hub, channel, order_changes(channel.code, order.session_key, events), [
                 *(hub.inventory.store.deduct_available(req.store_code, i.sku, i.quantity) for i in req.items),
                 *hub.orders.create_requests(order, events),
                 *hub.stats.change_requests(None, order),
-                *hub.directives.create_requests(directives),
-            ])
+            ], directives)
         except TransactionConflict:
             continue  # another order held one of these rows at that instant: try again
         except ConditionFailed as exc:
@@ -94,7 +96,7 @@ def place(hub: Hub, body: Any, *, actor: str, caller: Principal, key: str) -> Or
                 hub.inventory.stock.release_expired(limit=200)
                 continue
             return _reject(hub, channel, req, products, prices, actor, key, short)
-        hub.queue.dispatch(directives)
+        hub.queue.dispatch(sent)
         return order
     raise AssertionError("unreachable")
 
@@ -142,5 +144,7 @@ def _reject(hub: Hub, channel: Channel, req: DirectOrderBody, products: dict[str
         parts.append(f"{products[item.sku].title}: requested {item.quantity}, available {max(available, Decimal(0))}")
     order, events, _ = _build(hub, channel, req, products, prices, actor, key, REJECTED,
                               reason="Insufficient stock: " + "; ".join(parts))
-    hub.db.transact([*hub.orders.create_requests(order, events), *hub.stats.change_requests(None, order)])
+    sent = feed.write(hub, channel, order_changes(channel.code, order.session_key, events),
+                      [*hub.orders.create_requests(order, events), *hub.stats.change_requests(None, order)], [])
+    hub.queue.dispatch(sent)
     return order

@@ -17,6 +17,7 @@ from ..storage.aws import LazyClient, client
 from ..storage.channels import ChannelStore
 from ..storage.db import Db
 from ..storage.directives import DirectiveStore
+from ..storage.feed import FeedStore
 from ..storage.orders import OrderStore
 from ..storage.sessions import SessionStore
 from ..storage.stats import StatsStore
@@ -35,6 +36,7 @@ class Hub:
     sessions: SessionStore
     orders: OrderStore
     directives: DirectiveStore
+    feed: FeedStore
     inventory: Inventory
     queue: DirectiveQueue
     secrets: Secrets
@@ -70,6 +72,7 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
         sessions=SessionStore(db),
         orders=OrderStore(db),
         directives=directives,
+        feed=FeedStore(db),
         inventory=Inventory(db),
         queue=DirectiveQueue(
             LazyClient("sqs", settings.aws_endpoint_url),

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..domain.clock import now_iso
+from ..domain.feed import order_changes
 from ..domain.ids import new_id
 from ..domain.lifecycle import Change, handler_directives
 from ..domain.models import Channel, Order
 from ..domain.reactions import reaction_directives
 from ..storage.db import ConditionFailed
+from . import feed
 from .hub import Hub
 from .retry import optimistic
 
@@ -42,14 +44,14 @@ def apply(hub: Hub, ref: str, decide: Decide, *, first: Order | None = None) -> 
                                 channel_code=order.channel_code, session_key=order.session_key, now=now),
         ]
         try:
-            hub.db.transact([*hub.orders.change_requests(order, change.after, change.events),
-                             *hub.orders.record_requests([dict(r) for r in change.records]),
-                             *hub.stats.change_requests(order, change.after),
-                             *change.writes,
-                             *hub.directives.create_requests(directives)])
+            sent = feed.write(hub, channel, order_changes(order.channel_code, order.session_key, change.events),
+                              [*hub.orders.change_requests(order, change.after, change.events),
+                               *hub.orders.record_requests([dict(r) for r in change.records]),
+                               *hub.stats.change_requests(order, change.after),
+                               *change.writes], directives)
         except ConditionFailed:
             continue  # changed meanwhile: decide again on what is there now
-        hub.queue.dispatch(directives)
+        hub.queue.dispatch(sent)
         if moved and change.events:
             hub.registry.fire("order.status_changed", change.after, order.status, change.after.status,
                               change.events[-1].metadata.actor)

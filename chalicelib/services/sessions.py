@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.clock import now_iso
 from ..domain.errors import InvalidInput, NotFound
+from ..domain.feed import SESSION_ABANDONED, session_change
 from ..domain.ids import new_id
 from ..domain.limits import JsonObject
 from ..domain.models import Channel, Key, Session
@@ -16,6 +17,7 @@ from ..domain.reactions import reaction_directives
 from ..storage import keys
 from ..storage.db import ConditionFailed, Page
 from ..storage.sessions import from_stored
+from . import feed
 from .hub import Hub
 from .retry import optimistic
 from .validation import parse
@@ -88,7 +90,7 @@ def list_sessions(hub: Hub, channel_code: str, state: str | None, limit: int, cu
     return hub.sessions.list(channel_code, state, limit, cursor)
 
 
-def abandon(hub: Hub, channel_code: str, session_key: str) -> Session:
+def abandon(hub: Hub, channel_code: str, session_key: str, actor: str = "system") -> Session:
     channel, session, seq = read_with_channel(hub, channel_code, session_key)
     for attempt in optimistic():
         if attempt:
@@ -100,14 +102,11 @@ def abandon(hub: Hub, channel_code: str, session_key: str) -> Session:
         requests = hub.registry.reactions("session.abandoned", abandoned, channel, {})
         directives = reaction_directives(requests, [new_id("D") for _ in requests], now,
                                          channel_code=channel_code, session_key=session_key)
+        change = session_change(SESSION_ABANDONED, channel_code, session_key, actor, now)
         try:
-            if directives:
-                hub.db.transact([hub.sessions.save_request(abandoned, session, seq),
-                                 *hub.directives.create_requests(directives)])
-            else:
-                hub.sessions.save(abandoned, session, seq)
+            sent = feed.write(hub, channel, [change], [hub.sessions.save_request(abandoned, session, seq)], directives)
         except ConditionFailed:
             continue  # re-read: it was modified, committed or abandoned meanwhile
-        hub.queue.dispatch(directives)
+        hub.queue.dispatch(sent)
         return abandoned
     raise AssertionError("unreachable")

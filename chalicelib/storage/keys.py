@@ -84,3 +84,26 @@ def directive_indexes(directive_id: str, topic: str, status: str, order_ref: str
 def outbox(directive_id: str, created_at: str) -> dict[str, str]:
     """Present only while a directive has not reached its queue: a sparse index the relay sweeps."""
     return {"outbox_pk": "OUTBOX", "outbox_sk": f"{created_at}#{directive_id}"}
+
+
+# --- the change feed ---------------------------------------------------------------------------------------------
+
+def feed_counter(channel_code: str) -> dict[str, str]:
+    return {"pk": f"FEEDSEQ#{channel_code}", "sk": "FEEDSEQ"}
+
+
+def feed_partition(channel_code: str) -> str:
+    return f"FEED#{channel_code}"
+
+
+def feed_sort(seq: int) -> str:
+    """Zero-padded, so string order is number order (15 digits: a thousand changes a second for 30,000 years)."""
+    return f"{seq:015d}"
+
+
+def feed_entry(channel_code: str, seq: int) -> dict[str, str]:
+    return {"pk": feed_partition(channel_code), "sk": feed_sort(seq)}
+
+
+def delivery_position(channel_code: str, subscription: str, ref: str) -> dict[str, str]:
+    return {"pk": f"SUBPOS#{channel_code}#{subscription}#{ref}", "sk": "SUBPOS"}

@@ -5,7 +5,7 @@ from typing import Any
 from ..domain.errors import NotFound
 from ..domain.events import OrderEvent, history_entry
 from ..domain.models import Order
-from . import keys
+from . import codec, keys
 from .db import Db, Page
 
 
@@ -87,6 +87,14 @@ class OrderStore:
                              **narrow)  # type: ignore[arg-type]
         page.items = [_order(i).model_dump(mode="json", by_alias=True) for i in page.items]
         return page
+
+    def events_between(self, ref: str, first: int, last: int) -> list[OrderEvent]:
+        """Versions `first`..`last` of the order's events, in order: one strongly consistent query."""
+        resp = self.db.client.query(
+            TableName=self.db.table, ConsistentRead=True, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={":pk": {"S": f"ORD#{ref}"}, ":a": {"S": keys.order_event(ref, first)["sk"]},
+                                       ":b": {"S": keys.order_event(ref, last)["sk"]}})
+        return [OrderEvent.model_validate(_plain(codec.from_item(i))) for i in resp.get("Items", [])]
 
     def events(self, ref: str, limit: int, cursor: str | None) -> Page:
         page = self.db.query("pk", f"ORD#{ref}", limit=limit, cursor=cursor, sk_prefix=("sk", "EV#"))

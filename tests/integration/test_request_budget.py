@@ -124,8 +124,11 @@ def test_commit_is_one_read_one_transaction_and_the_idempotency_writes(api, hub,
     with observed(hub.db.client) as dynamodb, observed(hub.queue.sqs) as sqs:
         outcome = commit.commit(hub, "quiet", "S", {}, header_key="k-budget", actor="test")
     assert not outcome.replayed
-    assert dynamodb.names == ["PutItem", "BatchGetItem", "TransactWriteItems", "UpdateItem"]
-    assert dynamodb.calls[0][1]["TableName"] == dynamodb.calls[3][1]["TableName"] == hub.settings.idempotency_table
+    # The one read, the feed numbers of its changes (issue 12), the one transaction, between the idempotency writes.
+    assert dynamodb.names == ["PutItem", "BatchGetItem", "UpdateItem", "TransactWriteItems", "UpdateItem"]
+    assert dynamodb.calls[0][1]["TableName"] == dynamodb.calls[4][1]["TableName"] == hub.settings.idempotency_table
+    assert dynamodb.calls[2][1]["UpdateExpression"] == "ADD #seq :n"
+    assert dynamodb.calls[2][1]["ExpressionAttributeValues"] == {":n": {"N": "2"}}  # OrderCreated, SessionCommitted
     # Nothing written back after the send (a queue's URL is looked up once per process).
     assert [name for name in sqs.names if name != "GetQueueUrl"] == ["SendMessageBatch"]
 
@@ -143,7 +146,8 @@ def test_abandon_check_result_and_recheck_read_once(api, hub, registry):
     assert dynamodb.names == ["BatchGetItem", "TransactWriteItems"]
     with observed(hub.db.client) as dynamodb:
         sessions.abandon(hub, "chk", "S")
-    assert dynamodb.names == ["BatchGetItem", "PutItem"]
+    # In the feed too: its number, then the session's write with its feed entry.
+    assert dynamodb.names == ["BatchGetItem", "UpdateItem", "TransactWriteItems"]
 
 
 def test_the_one_read_reports_what_is_missing_as_before(api, hub, web, registry):
