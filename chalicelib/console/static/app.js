@@ -18,7 +18,9 @@ const ROUTES = [
   [/^\/inventory$/, inventory],
   [/^\/stats$/, stats],
 ];
-const LIVE_TEXT = { live: "live", reconnecting: "reconnecting…", unavailable: "live updates unavailable" };
+const LIVE_TEXT = {
+  connecting: "connecting…", live: "live", reconnecting: "reconnecting…", unavailable: "live updates unavailable",
+};
 
 const $ = (id) => document.getElementById(id);
 const feed = new ChangeFeed((state) => {

@@ -38,6 +38,7 @@ export class ChangeFeed {
   async run(signal) {
     let cursor = "now"; // from the head: what the pages loaded already is the past
     let failures = 0;
+    this.onState("connecting");
     while (!signal.aborted) {
       try {
         // The head first, at once: from then on nothing is missed, and the console can say it is live.
