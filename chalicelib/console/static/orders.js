@@ -70,7 +70,7 @@ export async function render(view, { params, navigate, feed }) {
   // One batch at a time, so two batches naming one new order cannot both add it.
   let applying = Promise.resolve();
   return feed.subscribe((changes) => {
-    applying = applying.then(() => (changes === null ? reload() : apply(changes)));
+    applying = applying.then(() => (changes === null ? reload() : apply(changes))).catch(showError);
   });
 
   async function reload() { // changes were missed: read the list again
