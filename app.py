@@ -8,7 +8,17 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
 from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, SIGNED, scope
-from chalicelib.http import api, console_api, direct_api, feed_api, inventory_api, keys_api, lifecycle_api, search_api
+from chalicelib.http import (
+    api,
+    console_api,
+    direct_api,
+    feed_api,
+    inventory_api,
+    keys_api,
+    lifecycle_api,
+    refs_api,
+    search_api,
+)
 from chalicelib.http.chalice_app import ThreadSafeChalice
 from chalicelib.http.guard import guard
 from chalicelib.http.routes import RouteTable
@@ -213,6 +223,32 @@ def order_webhooks(ref: str) -> Response:
 @route("/v1/changes", "GET", ANY_KEY)
 def list_changes() -> Response:
     return feed_api.changes_after(req(), HUB)
+
+
+# --- external references (a marketplace's order id, a POS ticket): unique per channel, carried to the order ----
+@route("/v1/orders/{ref}/refs/{namespace}", "PUT", RESOURCE)
+def set_order_ref(ref: str, namespace: str) -> Response:
+    return refs_api.set_order_ref(req(), HUB, ref, namespace)
+
+
+@route("/v1/orders/{ref}/refs/{namespace}", "DELETE", RESOURCE)
+def remove_order_ref(ref: str, namespace: str) -> Response:
+    return refs_api.remove_order_ref(req(), HUB, ref, namespace)
+
+
+@route("/v1/channels/{code}/sessions/{key}/refs/{namespace}", "PUT", CHANNEL_WRITE)
+def set_session_ref(code: str, key: str, namespace: str) -> Response:
+    return refs_api.set_session_ref(req(), HUB, code, key, namespace)
+
+
+@route("/v1/channels/{code}/sessions/{key}/refs/{namespace}", "DELETE", CHANNEL_WRITE)
+def remove_session_ref(code: str, key: str, namespace: str) -> Response:
+    return refs_api.remove_session_ref(req(), HUB, code, key, namespace)
+
+
+@route("/v1/refs/{namespace}/{value}", "GET", ANY_KEY)  # `?channel=`: read access to it
+def find_ref(namespace: str, value: str) -> Response:
+    return refs_api.find(req(), HUB, namespace, value)
 
 
 # --- catalog search ---------------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def build_order(session: Session, channel: Channel, ref: str, actor: str, now: s
         items=lines,
         snapshot=snapshot,
         event_seq=len(events),
+        refs=dict(session.refs),
         created_at=now,
         updated_at=now,
     )

@@ -16,6 +16,11 @@ Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 MoneyQ = Annotated[StrictInt, Field(ge=0, le=10**15)]
 Qty = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=3, allow_inf_nan=False)]
 
+# An external reference (a marketplace order id, a POS ticket, a payment intent): no `/`, so it fits a path segment.
+RefValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@+=~-]{0,199}$")]
+MAX_REFS = 20
+Refs = Annotated[dict[Code, RefValue], Field(max_length=MAX_REFS)]
+
 SessionState = Literal["open", "committed", "abandoned"]
 PricingPolicy = Literal["internal", "external"]
 EditPolicy = Literal["open", "locked"]
@@ -189,6 +194,8 @@ class Session(Model):
     committed_at: str | None = None
     abandoned_at: str | None = None
     order_ref: str | None = None
+    # External references by namespace, unique per (channel, namespace, value); carried to the order on commit.
+    refs: dict[str, str] = Field(default_factory=dict)
 
     def line(self, line_id: str) -> Line | None:
         return next((line for line in self.items if line.line_id == line_id), None)
@@ -235,6 +242,7 @@ class Order(Model):
     # Money moved on this order (minor units): always captured_q <= total_q and refunded_q <= captured_q.
     captured_q: int = 0
     refunded_q: int = 0
+    refs: dict[str, str] = Field(default_factory=dict)
     created_at: str
     updated_at: str
 

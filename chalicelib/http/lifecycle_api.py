@@ -27,41 +27,42 @@ def _actor(request: Request) -> str:
     return wire.actor(request, principal(request).name)
 
 
-def _command(request: Request, hub: Hub, ref: str, name: str, run: Callable[..., Change],
-             provider_call: bool = False) -> Response:
-    """One order command, once per Idempotency-Key; a money move left to a provider answers 202."""
+def order_command(request: Request, hub: Hub, ref: str, name: str, run: Callable[..., Change],
+                  provider_call: bool = False, target: dict[str, str] | None = None) -> Response:
+    """One order command, once per Idempotency-Key; a money move left to a provider answers 202. `target` adds what
+    else the command acts on, so the same key cannot be replayed for another one."""
     actor, caller = _actor(request), principal(request)
 
     def first(body: Any, key: str | None) -> tuple[int, dict[str, Any]]:
         change = run(hub, ref, body, actor=actor, key=key, caller=caller)
         return _answer(change, 202 if provider_call and change.result.get("status") == "requested" else 200)
 
-    return once(request, hub, name, {"order_ref": ref}, first)
+    return once(request, hub, name, {"order_ref": ref, **(target or {})}, first)
 
 
 @endpoint
 def pay(request: Request, hub: Hub, ref: str) -> Response:
-    return _command(request, hub, ref, "pay", commands.pay, provider_call=True)
+    return order_command(request, hub, ref, "pay", commands.pay, provider_call=True)
 
 
 @endpoint
 def cancel(request: Request, hub: Hub, ref: str) -> Response:
-    return _command(request, hub, ref, "cancel", commands.cancel)
+    return order_command(request, hub, ref, "cancel", commands.cancel)
 
 
 @endpoint
 def ship(request: Request, hub: Hub, ref: str) -> Response:
-    return _command(request, hub, ref, "ship", commands.ship)
+    return order_command(request, hub, ref, "ship", commands.ship)
 
 
 @endpoint
 def deliver(request: Request, hub: Hub, ref: str) -> Response:
-    return _command(request, hub, ref, "deliver", commands.deliver)
+    return order_command(request, hub, ref, "deliver", commands.deliver)
 
 
 @endpoint
 def refund(request: Request, hub: Hub, ref: str) -> Response:
-    return _command(request, hub, ref, "refund", commands.refund, provider_call=True)
+    return order_command(request, hub, ref, "refund", commands.refund, provider_call=True)
 
 
 @endpoint

@@ -74,6 +74,7 @@ def _commit(hub: Hub, channel_code: str, session_key: str, expected_rev: int | N
                 hub.sessions.save_request(committed, session, seq),
                 *hub.orders.create_requests(order, events),
                 *hub.stats.change_requests(None, order),
+                *hub.refs.move_requests(session, order),
             ], directives)
             break
         except ConditionFailed:

@@ -21,7 +21,8 @@ from ..domain.events import ORDER_CREATED, order_event
 from ..domain.feed import order_changes
 from ..domain.ids import new_id
 from ..domain.lifecycle import handler_directives
-from ..domain.models import Channel, Code, Directive, Order, OrderLine, OrderSnapshot, Pricing, Qty
+from ..domain.models import Channel, Code, Directive, Order, OrderLine, OrderSnapshot, Pricing, Qty, Refs
+from ..domain.refs import order_holder
 from ..domain.totals import line_total_q
 from ..inventory.models import Product, Sku
 from ..storage.db import ConditionFailed, TransactionConflict
@@ -32,8 +33,8 @@ from .validation import parse
 
 CONFIRMED, REJECTED = "confirmed", "rejected"
 CONFIRMATION = "notification.send"
-# One transaction holds 100 items: the lines' stock rows, the order and its event, up to 4 statistics counters,
-# its feed entry and pushes (up to 5 subscriptions), and the directives a channel asks for.
+# One transaction holds 100 items: the lines' stock rows and the references (80 together), the order and its event, up
+# to 4 statistics counters, its feed entry and pushes (up to 5 subscriptions), and the directives a channel asks for.
 MAX_LINES = 80
 
 
@@ -50,6 +51,8 @@ class DirectOrderBody(BaseModel):
     channel: Code
     store_code: Code
     items: Annotated[list[DirectItem], Field(max_length=1000)]
+    # A marketplace's own order id, say: a second order with it is 409 `ref_taken` naming the first.
+    refs: Refs = Field(default_factory=dict)
 
 
 def place(hub: Hub, body: Any, *, actor: str, caller: Principal, key: str) -> Order:
@@ -57,9 +60,9 @@ def place(hub: Hub, body: Any, *, actor: str, caller: Principal, key: str) -> Or
     caller.require_write(req.channel)
     if not req.items:
         raise InvalidInput("an order needs at least one item", code="empty_items")
-    if len(req.items) > MAX_LINES:
-        raise InvalidInput(f"at most {MAX_LINES} lines fit one order", code="too_many_lines",
-                           details={"max": MAX_LINES, "lines": len(req.items)})
+    if len(req.items) + len(req.refs) > MAX_LINES:
+        raise InvalidInput(f"at most {MAX_LINES} lines and references together fit one order", code="too_many_lines",
+                           details={"max": MAX_LINES, "lines": len(req.items), "refs": len(req.refs)})
     skus = [item.sku for item in req.items]
     duplicates = sorted({s for s in skus if skus.count(s) > 1})
     if duplicates:
@@ -76,12 +79,15 @@ def place(hub: Hub, body: Any, *, actor: str, caller: Principal, key: str) -> Or
     gave_back = False
     for _ in optimistic(30):
         order, events, directives = _build(hub, channel, req, products, prices, actor, key, CONFIRMED)
+        holder = order_holder(order)
+        hub.refs.ensure_free(req.refs, holder)
         try:
             # The stock rows come first: a cancelled transaction's reasons are read by line below.
             sent = feed.write(hub, channel, order_changes(channel.code, order.session_key, events), [
                 *(hub.inventory.store.deduct_available(req.store_code, i.sku, i.quantity) for i in req.items),
                 *hub.orders.create_requests(order, events),
                 *hub.stats.change_requests(None, order),
+                *hub.refs.claim_requests(req.refs, holder, order.created_at),
             ], directives)
         except TransactionConflict:
             continue  # another order held one of these rows at that instant: try again
@@ -89,7 +95,7 @@ def place(hub: Hub, body: Any, *, actor: str, caller: Principal, key: str) -> Or
             short = [req.items[i] for i, r in enumerate(exc.reasons[:len(req.items)])
                      if r["code"] == "ConditionalCheckFailed"]
             if not short:
-                continue
+                continue  # a reference taken meanwhile is named by ensure_free on the next round
             if not gave_back:
                 # Expired holds still sit in `reserved` until swept: give them back, then try once more.
                 gave_back = True
@@ -117,7 +123,7 @@ def _build(hub: Hub, channel: Channel, req: DirectOrderBody, products: dict[str,
                   status_timestamps={status: now}, total_q=total, items=lines,
                   snapshot=OrderSnapshot(session_rev=0, items=lines, pricing=Pricing(subtotal_q=total, total_q=total),
                                          data=data),
-                  event_seq=1, created_at=now, updated_at=now)
+                  event_seq=1, refs=dict(req.refs), created_at=now, updated_at=now)
     payload = {"from": None, "to": status, "channel_code": channel.code, "store_code": req.store_code,
                "total_q": total, "items_count": len(lines), "direct": True,
                **({"rejection_reason": reason} if reason else {})}
@@ -142,9 +148,17 @@ def _reject(hub: Hub, channel: Channel, req: DirectOrderBody, products: dict[str
         level = hub.inventory.store.get_stock(req.store_code, item.sku)
         available = level.available if level is not None else Decimal(0)
         parts.append(f"{products[item.sku].title}: requested {item.quantity}, available {max(available, Decimal(0))}")
-    order, events, _ = _build(hub, channel, req, products, prices, actor, key, REJECTED,
-                              reason="Insufficient stock: " + "; ".join(parts))
-    sent = feed.write(hub, channel, order_changes(channel.code, order.session_key, events),
-                      [*hub.orders.create_requests(order, events), *hub.stats.change_requests(None, order)], [])
-    hub.queue.dispatch(sent)
-    return order
+    for _ in optimistic(10):
+        order, events, _ = _build(hub, channel, req, products, prices, actor, key, REJECTED,
+                                  reason="Insufficient stock: " + "; ".join(parts))
+        holder = order_holder(order)
+        hub.refs.ensure_free(req.refs, holder)
+        try:
+            sent = feed.write(hub, channel, order_changes(channel.code, order.session_key, events),
+                              [*hub.orders.create_requests(order, events), *hub.stats.change_requests(None, order),
+                               *hub.refs.claim_requests(req.refs, holder, order.created_at)], [])
+        except ConditionFailed:
+            continue  # a reference claimed meanwhile: ensure_free names its holder
+        hub.queue.dispatch(sent)
+        return order
+    raise AssertionError("unreachable")

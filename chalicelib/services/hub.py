@@ -19,6 +19,7 @@ from ..storage.db import Db
 from ..storage.directives import DirectiveStore
 from ..storage.feed import FeedStore
 from ..storage.orders import OrderStore
+from ..storage.refs import RefStore
 from ..storage.sessions import SessionStore
 from ..storage.stats import StatsStore
 from .api_keys import Authenticator
@@ -35,6 +36,7 @@ class Hub:
     channels: ChannelStore
     sessions: SessionStore
     orders: OrderStore
+    refs: RefStore
     directives: DirectiveStore
     feed: FeedStore
     inventory: Inventory
@@ -71,6 +73,7 @@ def build_hub(settings: Settings, registry: Registry) -> Hub:
         channels=ChannelStore(db),
         sessions=SessionStore(db),
         orders=OrderStore(db),
+        refs=RefStore(db),
         directives=directives,
         feed=FeedStore(db),
         inventory=Inventory(db),

@@ -11,9 +11,10 @@ from ..domain.errors import InvalidInput, NotFound
 from ..domain.feed import SESSION_ABANDONED, session_change
 from ..domain.ids import new_id
 from ..domain.limits import JsonObject
-from ..domain.models import Channel, Key, Session
+from ..domain.models import Channel, Key, Refs, Session
 from ..domain.pipeline import ensure_open
 from ..domain.reactions import reaction_directives
+from ..domain.refs import session_holder
 from ..storage import keys
 from ..storage.db import ConditionFailed, Page
 from ..storage.sessions import from_stored
@@ -31,6 +32,8 @@ class CreateSessionBody(BaseModel):
 
     session_key: Key | None = None
     data: JsonObject = Field(default_factory=dict)
+    # External references claimed with the session: an importer's second try with the same one is 409 `ref_taken`.
+    refs: Refs = Field(default_factory=dict)
 
 
 def create(hub: Hub, channel_code: str, body: Any, actor: str) -> Session:
@@ -41,12 +44,29 @@ def create(hub: Hub, channel_code: str, body: Any, actor: str) -> Session:
         session_key=req.session_key or new_id("S"),
         channel_code=channel_code,
         data=req.data,
+        refs=req.refs,
         created_at=now,
         updated_at=now,
     )
-    hub.sessions.create(session)
+    if session.refs:
+        _create_with_refs(hub, session, now)
+    else:
+        hub.sessions.create(session)
     hub.registry.fire("session.created", session, {"actor": actor})
     return session
+
+
+def _create_with_refs(hub: Hub, session: Session, now: str) -> None:
+    holder = session_holder(session)
+    for _ in optimistic(10):
+        hub.refs.ensure_free(session.refs, holder)
+        try:
+            hub.db.transact([hub.sessions.create_request(session), *hub.refs.claim_requests(session.refs, holder, now)])
+            return
+        except ConditionFailed as exc:
+            if exc.reasons and exc.reasons[0]["code"] == "ConditionalCheckFailed":
+                raise hub.sessions.exists_error(session) from None
+            # A reference was claimed meanwhile: the next look names its holder.
 
 
 def get(hub: Hub, channel_code: str, session_key: str) -> Session:
@@ -103,8 +123,11 @@ def abandon(hub: Hub, channel_code: str, session_key: str, actor: str = "system"
         directives = reaction_directives(requests, [new_id("D") for _ in requests], now,
                                          channel_code=channel_code, session_key=session_key)
         change = session_change(SESSION_ABANDONED, channel_code, session_key, actor, now)
+        # Its references are given up with it (the session keeps them as a record), so they can be used again.
+        writes = [hub.sessions.save_request(abandoned, session, seq),
+                  *hub.refs.release_requests(session.refs, session_holder(session))]
         try:
-            sent = feed.write(hub, channel, [change], [hub.sessions.save_request(abandoned, session, seq)], directives)
+            sent = feed.write(hub, channel, [change], writes, directives)
         except ConditionFailed:
             continue  # re-read: it was modified, committed or abandoned meanwhile
         hub.queue.dispatch(sent)

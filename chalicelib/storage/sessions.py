@@ -23,7 +23,14 @@ class SessionStore:
         try:
             self.db.put(item(session, write_seq=0), condition="attribute_not_exists(pk)")
         except ConditionFailed:
-            raise Conflict(f"session {session.session_key!r} already exists", code="session_exists") from None
+            raise self.exists_error(session) from None
+
+    def create_request(self, session: Session) -> dict[str, Any]:
+        return {"Put": self.db.put_request(item(session, write_seq=0), condition="attribute_not_exists(pk)")}
+
+    @staticmethod
+    def exists_error(session: Session) -> Conflict:
+        return Conflict(f"session {session.session_key!r} already exists", code="session_exists")
 
     def save(self, session: Session, read: Session, write_seq: int) -> None:
         """Every session write: lands only if the session is still open and untouched since `read` was read.

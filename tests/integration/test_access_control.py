@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ADMIN_KEY
 
 PATH_PARAMS = {"code": "pos", "key": "OPEN", "check_code": "stock", "store_code": "main", "sku": "COFFEE",
-               "asset": "app.js"}
+               "namespace": "marketplace", "value": "MK-1", "asset": "app.js"}
 # Public: liveness, and the operator console's page and assets (they hold no data; every call they make needs a key).
 PUBLIC_ROUTES = [("/console", "GET"), ("/console/{asset}", "GET"), ("/v1/health", "GET")]
 
