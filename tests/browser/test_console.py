@@ -132,6 +132,18 @@ def test_orders_are_filtered_by_channel_status_and_day(console: Console, stack: 
     expect(page.locator(f"#orders tr[data-ref='{ref}']")).to_have_count(0)
 
 
+def test_an_orders_external_references_appear_live(console: Console, stack: RunningStack) -> None:
+    _, ref = place_order(stack.url, f"refs-{uuid.uuid4().hex[:6]}")
+    page = console.open(f"/orders/{ref}").sign_in().page
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    refs = page.locator("section.card", has=page.get_by_role("heading", name="Refs"))
+    expect(refs).to_contain_text("No external references.")
+    marketplace_id = f"MK-{uuid.uuid4().hex[:8]}"
+    api(stack, "PUT", f"/v1/orders/{ref}/refs/marketplace", {"value": marketplace_id})  # an integration, elsewhere
+    expect(refs.locator("tbody tr")).to_have_text([f"marketplace{marketplace_id}"])
+    expect(page.locator(".timeline li").last).to_contain_text(f"OrderRefSet marketplace = {marketplace_id}")
+
+
 def test_a_double_click_acts_once(console: Console, stack: RunningStack) -> None:
     _, ref = place_order(stack.url, f"dbl-{uuid.uuid4().hex[:6]}")
     page = console.open(f"/orders/{ref}").sign_in().page
@@ -243,11 +255,11 @@ def test_a_dead_directive_is_retried_and_runs(console: Console, stack: RunningSt
 # --- inventory and stats ------------------------------------------------------------------------------------------
 def test_inventory_lists_low_stock_first(console: Console) -> None:
     page = console.open("/inventory").sign_in().page
-    low = page.locator("section", has_text="Low stock").locator("tbody tr")
+    low = page.locator("section.card", has_text="Low stock").locator("tbody tr")
     expect(low.first).to_be_visible()
     for cells in low.evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.textContent))")[:20]:
         assert float(cells[4]) <= float(cells[5]), cells  # available at or under its reorder level
-    expect(page.locator("section", has_text="All stock").locator("tbody tr").first).to_be_visible()
+    expect(page.locator("section.card", has_text="All stock").locator("tbody tr").first).to_be_visible()
     console.screenshot("inventory")
 
 

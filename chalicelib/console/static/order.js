@@ -95,8 +95,15 @@ function timeline(events) {
   if (!events.length) return h("p", { class: "empty" }, "No events.");
   return h("ol", { class: "timeline" }, events.map((e) => h("li", { "data-event": e.event_type },
     h("time", {}, when(e.occurred_at)), " ", h("strong", {}, e.event_type),
-    e.payload && e.payload.to ? ` ${e.payload.from || "∅"} → ${e.payload.to}` : "",
+    detail(e.payload || {}),
     ` · ${e.metadata?.actor || ""}`)));
+}
+
+// What an event changed, in a few words: a status move, or a reference set or removed.
+function detail(payload) {
+  if (payload.to) return ` ${payload.from || "∅"} → ${payload.to}`;
+  if (payload.namespace) return ` ${payload.namespace} = ${payload.value ?? "∅"}`;
+  return "";
 }
 
 const PAYMENT_COLUMNS = [

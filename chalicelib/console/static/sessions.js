@@ -33,9 +33,10 @@ export async function render(view, ctx) {
 
 function sessionCard(session, ctx, reload) {
   const lines = (session.items || []).map((l) => `${l.qty} × ${l.sku}`).join(", ") || "empty";
+  const refs = Object.entries(session.refs || {}).map(([ns, value]) => ` · ${ns} ${value}`).join("");
   const card = section(`${session.channel_code} / ${session.session_key}`,
     h("p", { class: "meta" }, `rev ${session.rev} · ${lines} · ${money(session.pricing?.total_q)} · `
-      + `updated ${when(session.updated_at)}`),
+      + `updated ${when(session.updated_at)}${refs}`),
     h("ul", { class: "issues" }, (session.issues || []).map((issue) => issueItem(session, issue, ctx, reload))));
   card.dataset.session = `${session.channel_code}/${session.session_key}`;
   return card;
