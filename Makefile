@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The browser the console's tests drive: Debian's package, installed by `make test` when missing.
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint bench bench-catalog bench-feed fuzz package clean
 
@@ -12,10 +14,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# apt-get as root (CI), else through sudo; Playwright drives this binary (tests/browser), it downloads no browser.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; \
+	else echo "installing chromium needs root or sudo: apt-get install chromium" >&2; exit 1; fi; \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 run: $(STAMP)
 	$(PY) -m devstack
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

@@ -10,6 +10,7 @@ from chalicelib.directives import worker
 from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, SIGNED, scope
 from chalicelib.http import (
     api,
+    console_api,
     direct_api,
     feed_api,
     inventory_api,
@@ -392,3 +393,14 @@ def get_stock(store_code: str, sku: str) -> Response:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="hold_sweeper")
 def hold_sweeper(event: CloudWatchEvent) -> dict[str, int]:
     return observe("schedule", event.context.aws_request_id, lambda: sweep_expired_holds(HUB))
+
+
+# --- operator console: a page without data; all it shows it asks of this API with the operator's own key -------
+@route("/console", "GET", PUBLIC)
+def console_page() -> Response:
+    return console_api.page()
+
+
+@route("/console/{asset}", "GET", PUBLIC)
+def console_asset(asset: str) -> Response:
+    return console_api.asset(asset)

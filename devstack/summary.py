@@ -17,6 +17,7 @@ def render(api_url: str, aws: str, workers: list[str], channels: list[str], embe
         READY.format(url=api_url),
         "",
         f"  API        {api_url}  (stage local)",
+        f"  Console    {api_url}/console  (sign in with the admin key below)",
         f"  AWS        {aws}",
         f"  Workers    {'; '.join(workers)}",
         f"  Channels   {', '.join(channels)}",

@@ -127,7 +127,9 @@ class Response:
         self.status = status
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.body = body
-        self.json = json.loads(body) if body else None
+        # Every answer is JSON but the console's page and assets (text/html, text/javascript, text/css).
+        text = self.headers.get("content-type", "").startswith("text/")
+        self.json = json.loads(body) if body and not text else None
 
     def error_code(self) -> str:
         return self.json["error"]["code"]

@@ -157,6 +157,16 @@ def test_deployment_zip_holds_runtime_code_only(packaged, figures: list[str]) ->
     assert size < 10_000_000, "the zip grew past 10 MB: check requirements.txt for new heavy dependencies"
 
 
+def test_deployment_zip_ships_the_operator_console(packaged) -> None:
+    """The console is served by the Lambda itself: every file of it is in the zip, byte for byte."""
+    static = Path(__file__).resolve().parents[2] / "chalicelib" / "console" / "static"
+    files = sorted(p.name for p in static.iterdir() if p.is_file())
+    assert {"index.html", "app.js", "console.css"} <= set(files)
+    with zipfile.ZipFile(packaged(STAGES[0]).finalized.zip_path) as zf:
+        for name in files:
+            assert zf.read(f"chalicelib/console/static/{name}") == (static / name).read_bytes(), name
+
+
 def test_deployment_zip_ships_the_runtimes_bytecode_for_every_module(packaged) -> None:
     """Lambda's task directory is read-only: without these, every cold start compiles the whole app again."""
     pkg = packaged(STAGES[0])
