@@ -1,4 +1,5 @@
-"""API keys and scopes: every route but health needs a key, and a key reaches only what its scopes name."""
+"""API keys and scopes: every route but health and the API description needs a key, and a key reaches only what its
+scopes name."""
 
 from __future__ import annotations
 
@@ -54,11 +55,13 @@ def call(client, method: str, path: str):
     return client.request(method, path, body, headers=headers)
 
 
-def test_every_route_declares_its_access_and_only_health_is_public(chalice_app):
+def test_every_route_declares_its_access_and_only_health_and_the_description_are_public(chalice_app):
     specs, routes = app_routes()
     declared = {(path, method) for path, methods in routes.items() for method in methods}
     assert declared == set(specs)
-    assert [key for key, spec in specs.items() if spec.access.kind == "public"] == [("/v1/health", "GET")]
+    # Health, and the API's description of itself (it reveals no data; client generators fetch it without a key).
+    assert sorted(key for key, spec in specs.items() if spec.access.kind == "public") == [
+        ("/v1/docs", "GET"), ("/v1/health", "GET"), ("/v1/openapi.json", "GET")]
     # Provider webhooks carry the provider's signature instead of a key.
     assert sorted(key for key, spec in specs.items() if spec.access.kind == "signed") == [
         ("/v1/webhooks/payment", "POST"), ("/v1/webhooks/shipping", "POST")]
