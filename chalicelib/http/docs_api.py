@@ -5,13 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request, Response
 
-from . import docs_page, openapi, wire
+from . import wire
 from .endpoint import endpoint
 from .routes import RouteTable
+
+if TYPE_CHECKING:
+    from .openapi import Operation
 
 TITLE = "Omniman Serverless"
 DESCRIPTION = ("A headless omnichannel order hub: Session (mutable, rev-versioned) -> Order (immutable) -> Directive "
@@ -23,6 +26,9 @@ _lock = threading.Lock()
 
 @functools.cache
 def _document(routes: RouteTable) -> dict[str, Any]:
+    # Imported here, not at the top: the generator and the page (html.entities) cost every cold start otherwise.
+    from . import openapi
+
     return openapi.document(operations(routes), title=TITLE, description=DESCRIPTION)
 
 
@@ -31,20 +37,24 @@ def document(routes: RouteTable) -> dict[str, Any]:
         return _document(routes)
 
 
-def operations(routes: RouteTable) -> list[openapi.Operation]:
+def operations(routes: RouteTable) -> list[Operation]:
     """Every route of the table. One Chalice serves outside it is closed by the guard and left out here (the
     contract tests fail on it)."""
+    from .openapi import Operation
+
     found = []
     for path, methods in routes.app.routes.items():
         for method, entry in methods.items():
             spec = routes.spec(path, method)
             if spec is not None:
-                found.append(openapi.Operation(path, method, entry.view_name, spec))
+                found.append(Operation(path, method, entry.view_name, spec))
     return found
 
 
 @functools.cache
 def _page(routes: RouteTable) -> str:
+    from . import docs_page
+
     return docs_page.render(document(routes))
 
 

@@ -6,8 +6,6 @@ request), so none of them adds to a cold start. Answers describe exactly what th
 send: a field they always send is required, one they send only sometimes has a default.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
