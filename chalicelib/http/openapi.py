@@ -4,7 +4,7 @@ Per operation: the access it needs (`x-omniman-access` and in words), its parame
 reads), its request body, every answer per status and, per error status, the codes it answers with
 (`x-omniman-error-codes`) in the one error shape. Errors the HTTP layer adds are derived here from what the route
 declares, so a route names only its own: a key (401, 403, 429), a body (400 for one that cannot be read or
-validated, 413, 415), each header and query model (their own codes), and 500 everywhere.
+validated, 413), each header and query model (their own codes), and 415 and 500 everywhere.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from ..domain.access import Access
 from .contract import OWN_CODES, E, Errors, Media, Page
-from .routes import BODY_METHODS, RouteSpec
+from .routes import RouteSpec
 from .schemas import UNREADABLE_BODY, Error
 
 OPENAPI_VERSION = "3.1.0"
@@ -29,9 +29,9 @@ REF = "#/components/schemas/{model}"
 JSON = "application/json"
 KEYED = E(401, "unauthenticated", "invalid_key", "revoked_key", "invalid_authorization") | E(403, "forbidden") | E(
     429, "rate_limited")
-BODY = UNREADABLE_BODY | E(400, "invalid_body", "validation_error") | E(415, "unsupported_media_type")
-NO_BODY_METHOD = E(415, "unsupported_media_type")  # Chalice checks a POST's content type before any view
-UNEXPECTED = E(500, "internal_error")
+BODY = UNREADABLE_BODY | E(400, "invalid_body", "validation_error")
+# Chalice checks any request's Content-Type against the route's before the view, a GET's too; and anything else.
+EVERYWHERE = E(415, "unsupported_media_type") | E(500, "internal_error")
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer omk_...`: an API key."},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "The same key, in X-Api-Key."},
@@ -64,11 +64,11 @@ def document(operations: Iterable[Operation], *, title: str, description: str = 
 def errors_of(spec: RouteSpec, method: str) -> Errors:
     """Every (status, code) the route may answer: its own and those the HTTP layer adds for what it declares."""
     c = spec.contract
-    found = set(c.errors) | UNEXPECTED
+    found = set(c.errors) | EVERYWHERE
     if spec.access.kind not in ("public", "signed"):
         found |= KEYED
-    if method in BODY_METHODS:
-        found |= BODY if c.body is not None else NO_BODY_METHOD
+    if c.body is not None:
+        found |= BODY
     for header in c.headers:
         found |= header.errors
     if c.query is not None:
