@@ -43,9 +43,11 @@ bench-catalog: $(STAMP)
 bench-feed: $(STAMP)
 	$(PY) -m benchmarks.feed
 
-# The nightly-size fuzz of every route (make test runs a short one).
+# The nightly-size fuzz (make test runs short ones): hostile input to every route, and Schemathesis over every
+# operation of the OpenAPI document.
 fuzz: $(STAMP)
-	OMNIMAN_FUZZ_EXAMPLES=4000 $(PY) -m pytest -q tests/integration/test_fuzz.py
+	OMNIMAN_FUZZ_EXAMPLES=4000 OMNIMAN_CONTRACT_EXAMPLES=200 $(PY) -m pytest -q \
+		tests/integration/test_fuzz.py tests/integration/test_contract_fuzz.py
 
 package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $${STAGE:-dev} \

@@ -8,10 +8,14 @@ from chalice.app import CloudWatchEvent, Request, Response, SQSEvent
 from chalicelib.bootstrap import hub
 from chalicelib.directives import worker
 from chalicelib.domain.access import ANY_KEY, CHANNEL_READ, CHANNEL_WRITE, PUBLIC, RESOURCE, SIGNED, scope
+from chalicelib.domain.events import OrderEvent
+from chalicelib.domain.models import Channel, Directive, Order, Session
+from chalicelib.domain.refs import RefBody
 from chalicelib.http import (
     api,
     console_api,
     direct_api,
+    docs_api,
     feed_api,
     inventory_api,
     keys_api,
@@ -20,15 +24,116 @@ from chalicelib.http import (
     search_api,
 )
 from chalicelib.http.chalice_app import ThreadSafeChalice
+from chalicelib.http.contract import E, Media, Page, optional
 from chalicelib.http.guard import guard
 from chalicelib.http.routes import RouteTable
-from chalicelib.inventory.service import sweep_expired_holds
+from chalicelib.http.schemas import (
+    ACTOR,
+    CATEGORY,
+    CHANNEL,
+    CHANNEL_CONFIG,
+    COMMIT,
+    CONTENTION,
+    DIRECT_ORDER,
+    DIRECTIVE,
+    FEED,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_REQUIRED,
+    IF_MATCH,
+    IMPORT,
+    KEY,
+    OPEN_SESSION,
+    OPS,
+    ORDER,
+    ORDER_COMMAND,
+    PAYMENT,
+    PRODUCT,
+    REF,
+    REF_GONE,
+    REFUND,
+    RESOLVE,
+    SEARCH,
+    SESSION,
+    SIGNATURE,
+    STOCK,
+    STORE,
+    TITLE,
+    UNREADABLE_BODY,
+    VALIDATED,
+    VERSIONED,
+    WEBHOOK,
+    ApiKey,
+    AutocompleteQuery,
+    Cancelled,
+    Changes,
+    ChangesQuery,
+    CheckWritten,
+    Committed,
+    DirectiveQuery,
+    Health,
+    HistoryEntry,
+    Imported,
+    Me,
+    NewApiKey,
+    OrderChanged,
+    OrderQuery,
+    PageQuery,
+    Paid,
+    PaymentRecord,
+    ProductQuery,
+    Rechecked,
+    Redriven,
+    RefHolder,
+    RefQuery,
+    Refunded,
+    RetriedDirective,
+    SearchHit,
+    SearchQuery,
+    SessionQuery,
+    ShipmentRecord,
+    Shipped,
+    Stats,
+    StatsQuery,
+    StockQuery,
+    Titles,
+    Transitioned,
+    WebhookDelivery,
+    WebhookOutcome,
+    WebhookQuery,
+)
+from chalicelib.inventory.models import (
+    Category,
+    CategoryBody,
+    ImportBody,
+    OnHandBody,
+    Product,
+    ProductBody,
+    ProductReplaceBody,
+    StockBody,
+    StockLevel,
+    StockRow,
+    Store,
+    StoreBody,
+)
+from chalicelib.inventory.service import field_codes, sweep_expired_holds
 from chalicelib.observability import observe
-from chalicelib.services.directives import relay_outbox
+from chalicelib.services.api_keys import KeyBody
+from chalicelib.services.channels import ChannelBody
+from chalicelib.services.checks import CheckResultBody
+from chalicelib.services.commands import CancelBody, DeliverBody, PayBody, RefundBody, ShipBody
+from chalicelib.services.commit import CommitBody
+from chalicelib.services.direct_orders import DirectOrderBody
+from chalicelib.services.directives import RedriveBody, relay_outbox
+from chalicelib.services.modify import ModifyBody
+from chalicelib.services.orders import TransitionBody
+from chalicelib.services.provider_webhooks import WebhookEvent
+from chalicelib.services.resolve import ResolveBody
+from chalicelib.services.sessions import CreateSessionBody
 
 app = ThreadSafeChalice(app_name="omniman")
 HUB = hub()  # fails fast at import when the environment is incomplete (I10)
-# Every route says who may call it (chalicelib/domain/access.py); the middleware enforces it before the view.
+# Every route says who may call it (chalicelib/domain/access.py), which the middleware enforces before the view, and
+# what it takes and answers (chalicelib/http/contract.py), which the OpenAPI document is generated from.
 route = RouteTable(app)
 ADMIN, OPERATOR, CATALOG = scope("admin"), scope("operator"), scope("catalog:write")
 
@@ -46,250 +151,290 @@ def admit_and_observe(event: Request, get_response: Any) -> Response:
 
 
 # --- health and channels ----------------------------------------------------------------------------------------
-@route("/v1/health", "GET", PUBLIC)
+@route("/v1/health", "GET", PUBLIC, returns=Health)
 def health() -> Response:
     return api.health(req(), HUB)
 
 
-@route("/v1/channels", "GET", ANY_KEY)
+# The API's own description: public, it reveals no data, and client generators fetch it without a key.
+@route("/v1/openapi.json", "GET", PUBLIC, returns=Media("application/json", {"type": "object"}, "OpenAPI 3.1"))
+def openapi_document() -> Response:
+    return docs_api.openapi_json(req(), route)
+
+
+@route("/v1/docs", "GET", PUBLIC, returns=Media("text/html", {"type": "string"}, "a readable page of the document"))
+def api_docs() -> Response:
+    return docs_api.docs(req(), route)
+
+
+@route("/v1/channels", "GET", ANY_KEY, query=PageQuery, returns=Page(Channel))
 def list_channels() -> Response:
     return api.list_channels(req(), HUB)
 
 
-@route("/v1/channels", "POST", ADMIN)
+@route("/v1/channels", "POST", ADMIN, body=ChannelBody, returns={201: Channel},
+       errors=CHANNEL_CONFIG | E(409, "channel_exists") | E(422, "missing_code"))
 def create_channel() -> Response:
     return api.create_channel(req(), HUB)
 
 
-@route("/v1/channels/{code}", "GET", CHANNEL_READ)
+@route("/v1/channels/{code}", "GET", CHANNEL_READ, returns=Channel, errors=CHANNEL)
 def get_channel(code: str) -> Response:
     return api.get_channel(req(), HUB, code)
 
 
-@route("/v1/channels/{code}", "PUT", ADMIN)
+@route("/v1/channels/{code}", "PUT", ADMIN, body=ChannelBody, headers=(IF_MATCH,), returns=Channel,
+       errors=CHANNEL | VERSIONED | CHANNEL_CONFIG | E(422, "code_mismatch"))
 def put_channel(code: str) -> Response:
     return api.put_channel(req(), HUB, code)
 
 
 # --- API keys -----------------------------------------------------------------------------------------------------
-@route("/v1/me", "GET", ANY_KEY)
+@route("/v1/me", "GET", ANY_KEY, returns=Me)
 def whoami() -> Response:
     return keys_api.whoami(req(), HUB)
 
 
-@route("/v1/keys", "GET", ADMIN)
+@route("/v1/keys", "GET", ADMIN, query=PageQuery, returns=Page(ApiKey))
 def list_keys() -> Response:
     return keys_api.list_keys(req(), HUB)
 
 
-@route("/v1/keys", "POST", ADMIN)
+@route("/v1/keys", "POST", ADMIN, body=KeyBody, returns={201: NewApiKey}, errors=E(409, "key_exists"))
 def create_key() -> Response:
     return keys_api.create_key(req(), HUB)
 
 
-@route("/v1/keys/{key_id}", "GET", ADMIN)
+@route("/v1/keys/{key_id}", "GET", ADMIN, returns=ApiKey, errors=KEY)
 def get_key(key_id: str) -> Response:
     return keys_api.get_key(req(), HUB, key_id)
 
 
-@route("/v1/keys/{key_id}/revoke", "POST", ADMIN)
+@route("/v1/keys/{key_id}/revoke", "POST", ADMIN, body=None, returns=ApiKey, errors=KEY)
 def revoke_key(key_id: str) -> Response:
     return keys_api.revoke_key(req(), HUB, key_id)
 
 
 # --- sessions ---------------------------------------------------------------------------------------------------
-@route("/v1/channels/{code}/sessions", "GET", CHANNEL_READ)
+@route("/v1/channels/{code}/sessions", "GET", CHANNEL_READ, query=SessionQuery, returns=Page(Session),
+       errors=CHANNEL)
 def list_sessions(code: str) -> Response:
     return api.list_sessions(req(), HUB, code)
 
 
-@route("/v1/channels/{code}/sessions", "POST", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions", "POST", CHANNEL_WRITE, body=optional(CreateSessionBody), headers=(ACTOR,),
+       returns={201: Session}, errors=CHANNEL | E(409, "session_exists", "ref_taken") | E(422, "session_too_large"))
 def create_session(code: str) -> Response:
     return api.create_session(req(), HUB, code)
 
 
-@route("/v1/channels/{code}/sessions/{key}", "GET", CHANNEL_READ)
+@route("/v1/channels/{code}/sessions/{key}", "GET", CHANNEL_READ, returns=Session,
+       errors=E(404, "session_not_found"))
 def get_session(code: str, key: str) -> Response:
     return api.get_session(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/modify", "POST", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions/{key}/modify", "POST", CHANNEL_WRITE, body=ModifyBody, headers=(IF_MATCH, ACTOR),
+       returns=Session, errors=OPEN_SESSION | OPS | VALIDATED)
 def modify_session(code: str, key: str) -> Response:
     return api.modify_session(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/commit", "POST", CHANNEL_WRITE, limits=("commit",))
+@route("/v1/channels/{code}/sessions/{key}/commit", "POST", CHANNEL_WRITE, limits=("commit",),
+       body=optional(CommitBody), headers=(IDEMPOTENCY_KEY, ACTOR), returns={200: Committed, 201: Committed},
+       errors=COMMIT | VALIDATED)
 def commit_session(code: str, key: str) -> Response:
     return api.commit_session(req(), HUB, code, key, app.lambda_context)
 
 
-@route("/v1/channels/{code}/sessions/{key}/abandon", "POST", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions/{key}/abandon", "POST", CHANNEL_WRITE, body=None, headers=(IDEMPOTENCY_KEY,),
+       returns=Session, errors=OPEN_SESSION | UNREADABLE_BODY)
 def abandon_session(code: str, key: str) -> Response:
     return api.abandon_session(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/resolve", "POST", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions/{key}/resolve", "POST", CHANNEL_WRITE, body=ResolveBody,
+       headers=(IF_MATCH, ACTOR, IDEMPOTENCY_KEY), returns=Session, errors=RESOLVE | VALIDATED)
 def resolve_issue(code: str, key: str) -> Response:
     return api.resolve_issue(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/recheck", "POST", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions/{key}/recheck", "POST", CHANNEL_WRITE, body=None, returns={202: Rechecked},
+       errors=OPEN_SESSION | E(409, "empty_session"))
 def recheck_session(code: str, key: str) -> Response:
     return api.recheck_session(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", "POST", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", "POST", CHANNEL_WRITE, body=CheckResultBody,
+       returns=CheckWritten, errors=SESSION | CONTENTION | E(404, "check_not_found") | E(422, "session_too_large"))
 def write_check(code: str, key: str, check_code: str) -> Response:
     return api.write_check(req(), HUB, code, key, check_code)
 
 
 # --- orders -----------------------------------------------------------------------------------------------------
-@route("/v1/orders", "GET", ANY_KEY)
+@route("/v1/orders", "GET", ANY_KEY, query=OrderQuery, returns=Page(Order))
 def list_orders() -> Response:
     return api.list_orders(req(), HUB)
 
 
-@route("/v1/orders", "POST", RESOURCE)  # the body names the channel: the service checks the key may write it
+# The body names the channel: the service checks the key may write it.
+@route("/v1/orders", "POST", RESOURCE, body=DirectOrderBody, headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR),
+       returns={201: Order}, errors=DIRECT_ORDER)
 def create_direct_order() -> Response:
     return direct_api.create_order(req(), HUB)
 
 
-@route("/v1/orders/stats", "GET", ANY_KEY)
+@route("/v1/orders/stats", "GET", ANY_KEY, query=StatsQuery, returns=Stats)
 def order_stats() -> Response:
     return direct_api.stats(req(), HUB)
 
 
-@route("/v1/orders/{ref}", "GET", RESOURCE)
+@route("/v1/orders/{ref}", "GET", RESOURCE, returns=Order, errors=ORDER)
 def get_order(ref: str) -> Response:
     return api.get_order(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/events", "GET", RESOURCE)
+@route("/v1/orders/{ref}/events", "GET", RESOURCE, query=PageQuery, returns=Page(OrderEvent), errors=ORDER)
 def order_events(ref: str) -> Response:
     return api.order_events(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/transition", "POST", RESOURCE)
+@route("/v1/orders/{ref}/transition", "POST", RESOURCE, body=TransitionBody, headers=(ACTOR, IDEMPOTENCY_KEY),
+       returns=Transitioned, errors=ORDER_COMMAND)
 def transition_order(ref: str) -> Response:
     return api.transition_order(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/history", "GET", RESOURCE)
+@route("/v1/orders/{ref}/history", "GET", RESOURCE, returns=Page(HistoryEntry), errors=ORDER)
 def order_history(ref: str) -> Response:
     return lifecycle_api.history(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/pay", "POST", RESOURCE)
+@route("/v1/orders/{ref}/pay", "POST", RESOURCE, body=optional(PayBody), headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR),
+       returns={200: Paid, 202: Paid}, errors=ORDER_COMMAND | PAYMENT)
 def pay_order(ref: str) -> Response:
     return lifecycle_api.pay(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/cancel", "POST", RESOURCE)
+@route("/v1/orders/{ref}/cancel", "POST", RESOURCE, body=optional(CancelBody), headers=(IDEMPOTENCY_KEY, ACTOR),
+       returns=Cancelled, errors=ORDER_COMMAND)
 def cancel_order(ref: str) -> Response:
     return lifecycle_api.cancel(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/ship", "POST", RESOURCE)
+@route("/v1/orders/{ref}/ship", "POST", RESOURCE, body=ShipBody, headers=(IDEMPOTENCY_KEY, ACTOR), returns=Shipped,
+       errors=ORDER_COMMAND)
 def ship_order(ref: str) -> Response:
     return lifecycle_api.ship(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/deliver", "POST", RESOURCE)
+@route("/v1/orders/{ref}/deliver", "POST", RESOURCE, body=optional(DeliverBody), headers=(IDEMPOTENCY_KEY, ACTOR),
+       returns=OrderChanged, errors=ORDER_COMMAND)
 def deliver_order(ref: str) -> Response:
     return lifecycle_api.deliver(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/refund", "POST", RESOURCE)
+@route("/v1/orders/{ref}/refund", "POST", RESOURCE, body=optional(RefundBody),
+       headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR), returns={200: Refunded, 202: Refunded}, errors=ORDER_COMMAND | REFUND)
 def refund_order(ref: str) -> Response:
     return lifecycle_api.refund(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/payments", "GET", RESOURCE)
+@route("/v1/orders/{ref}/payments", "GET", RESOURCE, returns=Page(PaymentRecord), errors=ORDER)
 def order_payments(ref: str) -> Response:
     return lifecycle_api.payments(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/shipments", "GET", RESOURCE)
+@route("/v1/orders/{ref}/shipments", "GET", RESOURCE, returns=Page(ShipmentRecord), errors=ORDER)
 def order_shipments(ref: str) -> Response:
     return lifecycle_api.shipments(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/webhooks", "GET", RESOURCE)
+@route("/v1/orders/{ref}/webhooks", "GET", RESOURCE, query=PageQuery, returns=Page(WebhookDelivery), errors=ORDER)
 def order_webhooks(ref: str) -> Response:
     return lifecycle_api.webhook_log(req(), HUB, ref)
 
 
 # --- change feed: every order event and session commit/abandon per channel, resumable, long-polled --------------
-@route("/v1/changes", "GET", ANY_KEY)
+@route("/v1/changes", "GET", ANY_KEY, query=ChangesQuery, returns=Changes, errors=FEED)
 def list_changes() -> Response:
     return feed_api.changes_after(req(), HUB)
 
 
 # --- external references (a marketplace's order id, a POS ticket): unique per channel, carried to the order ----
-@route("/v1/orders/{ref}/refs/{namespace}", "PUT", RESOURCE)
+@route("/v1/orders/{ref}/refs/{namespace}", "PUT", RESOURCE, body=RefBody, headers=(IDEMPOTENCY_KEY, ACTOR),
+       returns=OrderChanged, errors=ORDER | CONTENTION | REF)
 def set_order_ref(ref: str, namespace: str) -> Response:
     return refs_api.set_order_ref(req(), HUB, ref, namespace)
 
 
-@route("/v1/orders/{ref}/refs/{namespace}", "DELETE", RESOURCE)
+@route("/v1/orders/{ref}/refs/{namespace}", "DELETE", RESOURCE, body=None, headers=(IDEMPOTENCY_KEY, ACTOR),
+       returns=OrderChanged, errors=ORDER | CONTENTION | REF_GONE)
 def remove_order_ref(ref: str, namespace: str) -> Response:
     return refs_api.remove_order_ref(req(), HUB, ref, namespace)
 
 
-@route("/v1/channels/{code}/sessions/{key}/refs/{namespace}", "PUT", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions/{key}/refs/{namespace}", "PUT", CHANNEL_WRITE, body=RefBody,
+       headers=(IDEMPOTENCY_KEY,), returns=Session, errors=OPEN_SESSION | REF)
 def set_session_ref(code: str, key: str, namespace: str) -> Response:
     return refs_api.set_session_ref(req(), HUB, code, key, namespace)
 
 
-@route("/v1/channels/{code}/sessions/{key}/refs/{namespace}", "DELETE", CHANNEL_WRITE)
+@route("/v1/channels/{code}/sessions/{key}/refs/{namespace}", "DELETE", CHANNEL_WRITE, body=None,
+       headers=(IDEMPOTENCY_KEY,), returns=Session, errors=OPEN_SESSION | REF_GONE)
 def remove_session_ref(code: str, key: str, namespace: str) -> Response:
     return refs_api.remove_session_ref(req(), HUB, code, key, namespace)
 
 
-@route("/v1/refs/{namespace}/{value}", "GET", ANY_KEY)  # `?channel=`: read access to it
+@route("/v1/refs/{namespace}/{value}", "GET", ANY_KEY, query=RefQuery, returns=RefHolder,
+       errors=REF_GONE | E(400, "invalid_ref"))
 def find_ref(namespace: str, value: str) -> Response:
     return refs_api.find(req(), HUB, namespace, value)
 
 
 # --- catalog search ---------------------------------------------------------------------------------------------
-@route("/v1/products/search", "GET", ANY_KEY)
+@route("/v1/products/search", "GET", ANY_KEY, query=SearchQuery, returns=Page(SearchHit), errors=SEARCH)
 def search_products() -> Response:
     return search_api.search_products(req(), HUB)
 
 
-@route("/v1/products/autocomplete", "GET", ANY_KEY)
+@route("/v1/products/autocomplete", "GET", ANY_KEY, query=AutocompleteQuery, returns=Titles, errors=SEARCH)
 def autocomplete_products() -> Response:
     return search_api.autocomplete(req(), HUB)
 
 
 # --- provider webhooks: signed by the provider instead of a key ---------------------------------------------------
-@route("/v1/webhooks/payment", "POST", SIGNED)
+@route("/v1/webhooks/payment", "POST", SIGNED, body=WebhookEvent, query=WebhookQuery, headers=(SIGNATURE,),
+       returns={200: WebhookOutcome, 202: WebhookOutcome}, errors=WEBHOOK | CONTENTION)
 def payment_webhook() -> Response:
     return lifecycle_api.receive_webhook(req(), HUB, "payment")
 
 
-@route("/v1/webhooks/shipping", "POST", SIGNED)
+@route("/v1/webhooks/shipping", "POST", SIGNED, body=WebhookEvent, query=WebhookQuery, headers=(SIGNATURE,),
+       returns={200: WebhookOutcome, 202: WebhookOutcome}, errors=WEBHOOK | CONTENTION)
 def shipping_webhook() -> Response:
     return lifecycle_api.receive_webhook(req(), HUB, "shipping")
 
 
 # --- directives -------------------------------------------------------------------------------------------------
-@route("/v1/directives", "GET", OPERATOR)
+@route("/v1/directives", "GET", OPERATOR, query=DirectiveQuery, returns=Page(Directive))
 def list_directives() -> Response:
     return api.list_directives(req(), HUB)
 
 
-@route("/v1/directives/{directive_id}", "GET", OPERATOR)
+@route("/v1/directives/{directive_id}", "GET", OPERATOR, returns=Directive, errors=DIRECTIVE)
 def get_directive(directive_id: str) -> Response:
     return api.get_directive(req(), HUB, directive_id)
 
 
-@route("/v1/directives/{directive_id}/retry", "POST", OPERATOR)
+@route("/v1/directives/{directive_id}/retry", "POST", OPERATOR, body=None, headers=(IDEMPOTENCY_KEY,),
+       returns={200: RetriedDirective, 202: RetriedDirective},
+       errors=DIRECTIVE | UNREADABLE_BODY | E(409, "directive_done"))
 def retry_directive(directive_id: str) -> Response:
     return api.retry_directive(req(), HUB, directive_id)
 
 
-@route("/v1/directives/redrive", "POST", OPERATOR)
+@route("/v1/directives/redrive", "POST", OPERATOR, body=optional(RedriveBody), returns=Redriven)
 def redrive_directives() -> Response:
     return api.redrive_directives(req(), HUB)
 
@@ -313,79 +458,86 @@ def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
 
 # --- inventory --------------------------------------------------------------------------------------------------
 
-@route("/v1/stores", "GET", ANY_KEY)
+@route("/v1/stores", "GET", ANY_KEY, query=PageQuery, returns=Page(Store))
 def list_stores() -> Response:
     return inventory_api.list_stores(req(), HUB)
 
 
-@route("/v1/stores", "POST", CATALOG)
+@route("/v1/stores", "POST", CATALOG, body=StoreBody, returns={201: Store},
+       errors=field_codes(StoreBody) | E(409, "store_exists"))
 def create_store() -> Response:
     return inventory_api.create_store(req(), HUB)
 
 
-@route("/v1/stores/{code}", "GET", ANY_KEY)
+@route("/v1/stores/{code}", "GET", ANY_KEY, returns=Store, errors=STORE)
 def get_store(code: str) -> Response:
     return inventory_api.get_store(req(), HUB, code)
 
 
-@route("/v1/categories", "GET", ANY_KEY)
+@route("/v1/categories", "GET", ANY_KEY, query=PageQuery, returns=Page(Category))
 def list_categories() -> Response:
     return inventory_api.list_categories(req(), HUB)
 
 
-@route("/v1/categories", "POST", CATALOG)
+@route("/v1/categories", "POST", CATALOG, body=CategoryBody, returns={201: Category},
+       errors=field_codes(CategoryBody) | E(409, "category_exists"))
 def create_category() -> Response:
     return inventory_api.create_category(req(), HUB)
 
 
 # `{code}`: the path parameter name every tool that walks the route table already fills (it is the category id).
-@route("/v1/categories/{code}", "GET", ANY_KEY)
+@route("/v1/categories/{code}", "GET", ANY_KEY, returns=Category, errors=CATEGORY)
 def get_category(code: str) -> Response:
     return inventory_api.get_category(req(), HUB, code)
 
 
-@route("/v1/products", "GET", ANY_KEY)
+@route("/v1/products", "GET", ANY_KEY, query=ProductQuery, returns=Page(Product))
 def list_products() -> Response:
     return inventory_api.list_products(req(), HUB)
 
 
-@route("/v1/products", "POST", CATALOG)
+@route("/v1/products", "POST", CATALOG, body=ProductBody, returns={201: Product},
+       errors=field_codes(ProductBody) | TITLE | E(409, "product_exists") | E(422, "unknown_category"))
 def create_product() -> Response:
     return inventory_api.create_product(req(), HUB)
 
 
 # Static routes (/v1/products/search, /v1/products/autocomplete) win over `{sku}` in Chalice's routing.
-@route("/v1/products/{sku}", "GET", ANY_KEY)
+@route("/v1/products/{sku}", "GET", ANY_KEY, returns=Product, errors=PRODUCT)
 def get_product(sku: str) -> Response:
     return inventory_api.get_product(req(), HUB, sku)
 
 
-@route("/v1/products/{sku}", "PUT", CATALOG)
+@route("/v1/products/{sku}", "PUT", CATALOG, body=ProductReplaceBody, headers=(IF_MATCH,), returns=Product,
+       errors=field_codes(ProductReplaceBody) | TITLE | PRODUCT | VERSIONED | CONTENTION
+       | E(422, "sku_mismatch", "unknown_category"))
 def put_product(sku: str) -> Response:
     return inventory_api.put_product(req(), HUB, sku)
 
 
-@route("/v1/catalog/import", "POST", CATALOG)
+@route("/v1/catalog/import", "POST", CATALOG, body=ImportBody, returns=Imported, errors=IMPORT)
 def import_catalog() -> Response:
     return inventory_api.import_catalog(req(), HUB)
 
 
-@route("/v1/inventory", "GET", ANY_KEY)
+@route("/v1/inventory", "GET", ANY_KEY, query=StockQuery, returns=Page(StockRow))
 def list_stock() -> Response:
     return inventory_api.list_stock(req(), HUB)
 
 
-@route("/v1/inventory", "POST", CATALOG)
+@route("/v1/inventory", "POST", CATALOG, body=StockBody, returns={200: StockRow, 201: StockRow},
+       errors=field_codes(StockBody) | E(409, "below_reserved") | E(422, "unknown_store", "unknown_product"))
 def post_stock() -> Response:
     return inventory_api.post_stock(req(), HUB)
 
 
-@route("/v1/inventory/{store_code}/{sku}", "PUT", CATALOG)
+@route("/v1/inventory/{store_code}/{sku}", "PUT", CATALOG, body=OnHandBody, returns=StockLevel,
+       errors=field_codes(OnHandBody) | STORE | PRODUCT | E(409, "below_reserved"))
 def put_stock(store_code: str, sku: str) -> Response:
     return inventory_api.put_stock(req(), HUB, store_code, sku)
 
 
-@route("/v1/inventory/{store_code}/{sku}", "GET", ANY_KEY)
+@route("/v1/inventory/{store_code}/{sku}", "GET", ANY_KEY, returns=StockLevel, errors=STOCK)
 def get_stock(store_code: str, sku: str) -> Response:
     return inventory_api.get_stock(req(), HUB, store_code, sku)
 
@@ -396,11 +548,12 @@ def hold_sweeper(event: CloudWatchEvent) -> dict[str, int]:
 
 
 # --- operator console: a page without data; all it shows it asks of this API with the operator's own key -------
-@route("/console", "GET", PUBLIC)
+@route("/console", "GET", PUBLIC, returns=Media("text/html", {"type": "string"}, "the console's page"))
 def console_page() -> Response:
     return console_api.page()
 
 
-@route("/console/{asset}", "GET", PUBLIC)
+@route("/console/{asset}", "GET", PUBLIC, errors=E(404, "not_found"), returns=Media(
+    ("text/javascript", "text/css", "text/html", "application/json"), {}, "one of its files"))
 def console_asset(asset: str) -> Response:
     return console_api.asset(asset)

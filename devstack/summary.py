@@ -18,6 +18,7 @@ def render(api_url: str, aws: str, workers: list[str], channels: list[str], embe
         "",
         f"  API        {api_url}  (stage local)",
         f"  Console    {api_url}/console  (sign in with the admin key below)",
+        f"  API docs   {api_url}/v1/docs  (OpenAPI 3.1: {api_url}/v1/openapi.json)",
         f"  AWS        {aws}",
         f"  Workers    {'; '.join(workers)}",
         f"  Channels   {', '.join(channels)}",

@@ -35,6 +35,7 @@ from moto import mock_aws  # noqa: E402
 
 from devstack.atomic_moto import make_dynamodb_atomic  # noqa: E402
 from devstack.resources import deploy  # noqa: E402
+from tests.contract import broken_promise  # noqa: E402
 
 make_dynamodb_atomic()
 
@@ -87,7 +88,11 @@ class Api:
         hdrs = {"Content-Type": "application/json", **auth, **(headers or {})}
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         resp = getattr(self.client.http, method.lower())(path, headers=hdrs, body=data)
-        return Response(resp.status_code, resp.headers, resp.body)
+        answer = Response(resp.status_code, resp.headers, resp.body)
+        # Every answer any test gets is one the OpenAPI document promises (tests/contract.py).
+        broken = broken_promise(method, path, answer.status, answer.headers, answer.body)
+        assert broken is None, broken
+        return answer
 
     def get(self, path: str, **kw: Any) -> Response:
         return self.request("GET", path, **kw)
@@ -127,9 +132,8 @@ class Response:
         self.status = status
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.body = body
-        # Every answer is JSON but the console's page and assets (text/html, text/javascript, text/css).
-        text = self.headers.get("content-type", "").startswith("text/")
-        self.json = json.loads(body) if body and not text else None
+        json_body = body and self.headers.get("content-type", "application/json").startswith("application/json")
+        self.json = json.loads(body) if json_body else None
 
     def error_code(self) -> str:
         return self.json["error"]["code"]

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .models import ANSWERED
+
 ORDER_CREATED = "OrderCreated"
 ORDER_PAID = "OrderPaid"
 ORDER_CANCELLED = "OrderCancelled"
@@ -36,7 +38,7 @@ def status_event_type(to_status: str) -> str:
 
 
 class EventMetadata(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", **ANSWERED)
 
     actor: str
     timestamp: str
@@ -44,7 +46,7 @@ class EventMetadata(BaseModel):
 
 
 class OrderEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **ANSWERED)
 
     event_id: str
     event_type: str

@@ -27,15 +27,19 @@ EditPolicy = Literal["open", "locked"]
 DirectiveStatus = Literal["queued", "running", "done", "failed", "dead"]
 
 
+# Every answer dumps every field: the response schema (serialization mode) says so, so a missing field is caught.
+ANSWERED = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, **ANSWERED)
 
 
 # --- channels ---------------------------------------------------------------
 
 
 class CheckConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", **ANSWERED)
 
     directive_topic: Code
     hold_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
@@ -81,7 +85,7 @@ class Subscription(BaseModel):
 
 class ChannelConfig(BaseModel):
     # Contrib modules keep their own keys here (e.g. `pricing`), hence extra="allow".
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", **ANSWERED)
 
     required_checks_on_commit: list[Code] = Field(default_factory=list)
     checks: dict[Code, CheckConfig] = Field(default_factory=dict)
@@ -141,7 +145,7 @@ class Check(Model):
 class IssueAction(BaseModel):
     """A way out of an issue, offered to the client; `id` is what resolve takes (`action` is its old name)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, **ANSWERED)
 
     id: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("id", "action"))
     label: str = ""
@@ -151,7 +155,7 @@ class IssueAction(BaseModel):
 class Issue(BaseModel):
     """Something a check found. A blocking one stops commit until resolved or until the session changes."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", **ANSWERED)
 
     id: str = ""
     source: str = ""  # the check code; its resolver handles the actions

@@ -9,9 +9,9 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, computed_field, model_validator
 
-from ..domain.models import Code, MoneyQ, Qty
+from ..domain.models import ANSWERED, Code, MoneyQ, Qty
 
 # No `#` (keys are `#`-joined) and no `/` (skus are path parameters).
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
@@ -33,7 +33,7 @@ CommitMode = Literal["reserved", "direct"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, **ANSWERED)
 
 
 class Store(Model):
@@ -241,10 +241,20 @@ class StockBody(Body):
     reorder_level: StockQty | None = None
 
 
+def _as_sent(value: Any) -> Any:
+    return value
+
+
+def _entries(body: type[Body]) -> Any:
+    """A list whose entries are parsed one by one later (so an error names its section and index), documented as
+    a list of `body`."""
+    return BeforeValidator(_as_sent, json_schema_input_type=list[body])  # type: ignore[valid-type]
+
+
 class ImportBody(Body):
     """Each entry is parsed on its own (an error names its section and index); lists are checked here only."""
 
-    categories: list[Any] = Field(default_factory=list)
-    products: list[Any] = Field(default_factory=list)
-    stores: list[Any] = Field(default_factory=list)
-    stock: list[Any] = Field(default_factory=list)
+    categories: Annotated[list[Any], _entries(CategoryBody)] = Field(default_factory=list)
+    products: Annotated[list[Any], _entries(ProductBody)] = Field(default_factory=list)
+    stores: Annotated[list[Any], _entries(StoreBody)] = Field(default_factory=list)
+    stock: Annotated[list[Any], _entries(StockBody)] = Field(default_factory=list)

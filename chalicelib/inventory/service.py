@@ -76,6 +76,14 @@ def _parse(model: type[M], data: Any, section: str | None = None, index: int | N
                            details={**where, "field": field, "errors": errors}) from None
 
 
+def field_codes(*models: type[BaseModel]) -> frozenset[tuple[int, str]]:
+    """What `_parse` answers for these models, as (status, code): declared by the routes that take them."""
+    names = {name for model in models for name in model.model_fields}
+    required = {name for model in models for name, info in model.model_fields.items() if info.is_required()}
+    return frozenset({(400, "invalid_body"), (400, "unknown_field")} | {(400, f"invalid_{n}") for n in names}
+                     | {(400, f"missing_{n}") for n in required})
+
+
 def _title(req: ProductBody | ProductReplaceBody, section: str | None = None, index: int | None = None) -> str:
     """`title`, or `name`, its first spelling; both may be sent if they agree."""
     where = {"section": section, "index": index} if section is not None else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from ..domain import pipeline
 from ..domain.access import PRICE_OVERRIDE, SYSTEM, Principal
@@ -22,11 +22,19 @@ from .sessions import read_with_channel
 from .validation import parse
 
 
+def _as_sent(value: Any) -> Any:
+    return value
+
+
 class ModifyBody(BaseModel):
     # Built on first use: each body serves one route, and every function imports every route's module.
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    # `ops` is required (400 invalid_ops without it), said in the schema only: the op parser names that error.
+    model_config = ConfigDict(extra="forbid", defer_build=True, json_schema_extra={"required": ["ops"]})
 
-    ops: Any = None  # parsed op by op so each error names its op and field
+    # Parsed op by op so each error names its op and field; documented as the list of ops it is read as (the None
+    # that stands for a missing `ops` is no value a client may send, so the schema shows no default).
+    ops: Annotated[Any, BeforeValidator(_as_sent, json_schema_input_type=list[Op]),
+                   Field(json_schema_extra=lambda schema: schema.pop("default", None))] = None
     expected_rev: Annotated[StrictInt, Field(ge=0)] | None = None
 
 

@@ -1,4 +1,5 @@
-"""API keys and scopes: every route but health needs a key, and a key reaches only what its scopes name."""
+"""API keys and scopes: every route but health and the API description needs a key, and a key reaches only what its
+scopes name."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from tests.conftest import ADMIN_KEY
 
 PATH_PARAMS = {"code": "pos", "key": "OPEN", "check_code": "stock", "store_code": "main", "sku": "COFFEE",
                "namespace": "marketplace", "value": "MK-1", "asset": "app.js"}
-# Public: liveness, and the operator console's page and assets (they hold no data; every call they make needs a key).
-PUBLIC_ROUTES = [("/console", "GET"), ("/console/{asset}", "GET"), ("/v1/health", "GET")]
+# Public: liveness, the API's description of itself (client generators fetch it without a key), and the operator
+# console's page and assets. None holds data: every call the console makes needs a key.
+PUBLIC_ROUTES = [("/console", "GET"), ("/console/{asset}", "GET"), ("/v1/docs", "GET"), ("/v1/health", "GET"),
+                 ("/v1/openapi.json", "GET")]
 
 
 @pytest.fixture
@@ -57,7 +60,7 @@ def call(client, method: str, path: str):
     return client.request(method, path, body, headers=headers)
 
 
-def test_every_route_declares_its_access_and_only_health_and_the_console_are_public(chalice_app):
+def test_every_route_declares_its_access_and_only_what_holds_no_data_is_public(chalice_app):
     specs, routes = app_routes()
     declared = {(path, method) for path, methods in routes.items() for method in methods}
     assert declared == set(specs)
