@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Fixtures every suite may use: `receiver`, a local HTTP server that takes webhooks.
+pytest_plugins = ["tests.webhook_receiver"]
 STAGE = "test"
 
 from devstack.resources import env_for_stage  # noqa: E402

@@ -4,18 +4,15 @@ issue, retry a dead directive; a read-only key sees no buttons. Each page is scr
 from __future__ import annotations
 
 import re
-import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from playwright.sync_api import Request, Route, expect
 
 from tests.browser.conftest import Console
 from tests.e2e.test_local_stack import ADMIN_KEY, RunningStack, http, place_order, wait_for
-from tests.integration.test_notifications import Receiver
+from tests.webhook_receiver import Receiver
 
 
 def api(stack: RunningStack, method: str, path: str, body: Any = None, key: str = ADMIN_KEY, **headers: str) -> Any:
@@ -213,16 +210,6 @@ def test_a_stock_issue_is_resolved_with_its_action(console: Console, stack: Runn
 
 
 # --- directives: a dead one retried -------------------------------------------------------------------------------
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    thread = threading.Thread(target=r.server.serve_forever, daemon=True)
-    thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
-
-
 def test_a_dead_directive_is_retried_and_runs(console: Console, stack: RunningStack, receiver: Receiver) -> None:
     """The channel's notification webhook refuses the first delivery (410: final), so notification.send dies for
     real; the receiver then accepts, and the operator's retry delivers it."""

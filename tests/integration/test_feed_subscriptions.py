@@ -9,13 +9,12 @@ import pytest
 
 from chalicelib.contrib import webhooks
 from tests.integration.test_directives import directive, invoke, record, sqs_event
-from tests.integration.test_notifications import receiver  # noqa: F401 (fixture)
 
 SECRET = "a-test-secret-for-subscriptions"
 
 
 @pytest.fixture
-def pushed(api, receiver, monkeypatch):  # noqa: F811
+def pushed(api, receiver, monkeypatch):
     monkeypatch.setenv("OMNIMAN_WEBHOOK_SECRET", SECRET)
     api.channel("pos", pricing_policy="external", config={"subscriptions": [{"id": "erp", "url": receiver.url}]})
     return receiver
@@ -37,7 +36,7 @@ def run(api: Any, directive_id: str, receive_count: int = 1) -> dict[str, Any]:
     return invoke(api, sqs_event(record(directive_id, receive_count=receive_count)))
 
 
-def received(receiver: Any) -> list[tuple[str, str]]:  # noqa: F811
+def received(receiver: Any) -> list[tuple[str, str]]:
     return [(json.loads(body)["type"], json.loads(body)["id"]) for _, body in receiver.requests]
 
 
@@ -106,7 +105,7 @@ def test_a_refused_event_kills_its_own_delivery_and_not_the_next(api, pushed):
     assert directive(api, first["id"])["status"] == "done"
 
 
-def test_types_narrow_a_subscription_and_abandons_are_pushed(api, receiver, monkeypatch):  # noqa: F811
+def test_types_narrow_a_subscription_and_abandons_are_pushed(api, receiver, monkeypatch):
     monkeypatch.setenv("OMNIMAN_WEBHOOK_SECRET", SECRET)
     api.channel("web", pricing_policy="external", config={"subscriptions": [
         {"id": "kitchen", "url": receiver.url, "types": ["OrderCreated", "SessionAbandoned"]}]})
@@ -136,7 +135,7 @@ def test_bad_subscriptions_are_refused(api, subscriptions):
     assert api.get("/v1/channels/bad").status == 404
 
 
-def test_without_a_secret_nothing_is_pushed_unsigned(api, receiver, monkeypatch):  # noqa: F811
+def test_without_a_secret_nothing_is_pushed_unsigned(api, receiver, monkeypatch):
     monkeypatch.delenv("OMNIMAN_WEBHOOK_SECRET", raising=False)
     api.channel("pos", pricing_policy="external", config={"subscriptions": [{"id": "erp", "url": receiver.url}]})
     ref = place(api)
