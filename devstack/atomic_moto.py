@@ -1,17 +1,28 @@
-"""Makes moto's DynamoDB apply each request atomically, as DynamoDB does.
+"""Makes moto's DynamoDB behave as DynamoDB does where the product relies on it, at DynamoDB's cost.
 
-moto evaluates a ConditionExpression and then writes without a lock, so two threads can both pass the
-same condition: a lost update real DynamoDB never allows. Serialising moto's DynamoDB request handling
-restores the per-request atomicity the product's conditional writes rely on, for the local stack and
-for the concurrency tests alike. It changes the emulator only, never the application code.
+1. Each request is atomic. moto evaluates a ConditionExpression and then writes without a lock, so two threads can
+   both pass the same condition: a lost update real DynamoDB never allows. Serialising moto's DynamoDB request
+   handling restores the per-request atomicity the product's conditional writes rely on.
+2. A transaction costs what it touches. moto 5.2 backs up every table a TransactWriteItems names by deep-copying
+   it, once per item the transaction names, so each transaction costs time in proportion to the whole table (at
+   10,000 products and their stock, the catalog seed spent most of its minutes there). Here only the items the
+   transaction names are backed up, and put back exactly when it is cancelled: all or nothing as before, items it
+   created included. moto computes its indexes from the items at query time, so they follow.
+
+It changes the emulator only, never the application code, for the local stack and the tests alike.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
+from dataclasses import dataclass
 from typing import Any
 
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 _lock = threading.RLock()
@@ -29,3 +40,96 @@ def make_dynamodb_atomic() -> None:
 
     call_action._omniman_atomic = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    _back_up_only_named_items()
+
+
+@dataclass
+class _Saved:
+    """One item a transaction names, as it was before it ran."""
+
+    table: Table
+    hash_key: DynamoType
+    range_key: DynamoType | None
+    item: Item | None  # a deep copy; None: the item did not exist
+    had_partition: bool  # moto keeps a range-keyed table's items in one dict per hash key
+
+
+def _back_up_only_named_items() -> None:
+    if "__deepcopy__" in vars(Table):
+        raise RuntimeError("moto's Table copies itself now: review devstack/atomic_moto.py before using this moto")
+    original = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        with _lock:
+            saved = _save(self, transact_items)
+            streams = {id(t): (t, len(t.stream_shard.items)) for t in self.tables.values() if t.stream_shard}
+            # moto's own backup becomes the table itself (its rollback then reassigns the table to itself): the
+            # items below are the backup. Every DynamoDB request holds the lock, so no other copy runs meanwhile.
+            Table.__deepcopy__ = _itself  # type: ignore[attr-defined]
+            try:
+                original(self, transact_items)
+            except BaseException:
+                _restore(saved)
+                for table, length in streams.values():
+                    del table.stream_shard.items[length:]  # type: ignore[union-attr]
+                raise
+            finally:
+                del Table.__deepcopy__  # type: ignore[attr-defined]
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _itself(table: Table, memo: dict[int, Any]) -> Table:
+    return table
+
+
+def _save(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[_Saved]:
+    saved: dict[tuple[int, DynamoType, DynamoType | None], _Saved] = {}
+    for entry in transact_items if isinstance(transact_items, list) else []:
+        for op in entry.values() if isinstance(entry, dict) else []:
+            located = _locate(backend, op)
+            if located is None or (id(located[0]), *located[1:]) in saved:
+                continue
+            table, hash_key, range_key = located
+            partition = table.items.get(hash_key)
+            current = partition.get(range_key) if range_key is not None and partition is not None else partition
+            saved[(id(table), hash_key, range_key)] = _Saved(table, hash_key, range_key, copy.deepcopy(current),
+                                                             partition is not None)
+    return list(saved.values())
+
+
+def _locate(backend: DynamoDBBackend, op: Any) -> tuple[Table, DynamoType, DynamoType | None] | None:
+    """The table and key an operation writes, or None when moto will refuse it before writing anything."""
+    if not isinstance(op, dict):
+        return None
+    table = backend.tables.get(op.get("TableName"))  # moto also takes an ARN
+    if table is None:
+        table = next((t for t in backend.tables.values() if t.table_arn == op.get("TableName")), None)
+    key = op.get("Item") if "Item" in op else op.get("Key")  # a Put names its key inside its item
+    if table is None or not isinstance(key, dict):
+        return None
+    try:
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        hash((hash_key, range_key))  # a value moto cannot read (an "N" that is no number) fails here, not below
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError, ArithmeticError):
+        return None
+    return table, hash_key, range_key
+
+
+def _restore(saved: list[_Saved]) -> None:
+    for s in saved:
+        items = s.table.items
+        if s.range_key is None:
+            if s.item is None:
+                items.pop(s.hash_key, None)
+            else:
+                items[s.hash_key] = s.item
+            continue
+        if s.item is not None:
+            items[s.hash_key][s.range_key] = s.item
+        elif s.hash_key in items:
+            items[s.hash_key].pop(s.range_key, None)
+        if not s.had_partition and s.hash_key in items and not items[s.hash_key]:
+            del items[s.hash_key]

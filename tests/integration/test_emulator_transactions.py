@@ -1,0 +1,120 @@
+"""The emulator's transactions (devstack/atomic_moto.py) stay all-or-nothing while backing up only what they name:
+a cancelled transaction leaves every item, every index view and moto's own partitions exactly as they were."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+
+from tests.conftest import STAGE
+
+MAIN = f"omniman-{STAGE}-main"
+IDEMPOTENCY = f"omniman-{STAGE}-idempotency"
+INDEXES = ("gsi1", "gsi2", "gsi3", "gsi4", "gsi5", "outbox")
+
+
+@pytest.fixture
+def ddb(aws):
+    client = boto3.client("dynamodb")
+    client.put_item(TableName=MAIN, Item=_item("A", "1", n="1", gsi1pk="G", gsi1sk="a"))
+    client.put_item(TableName=MAIN, Item=_item("A", "2", n="2", gsi1pk="G", gsi1sk="b"))
+    client.put_item(TableName=MAIN, Item=_item("B", "1", n="3", gsi2pk="H", gsi2sk="b"))
+    client.put_item(TableName=IDEMPOTENCY, Item={"id": {"S": "kept"}, "v": {"S": "old"}})
+    return client
+
+
+def _item(pk: str, sk: str, **attrs: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}, **{k: ({"N": v} if k == "n" else {"S": v}) for k, v in attrs.items()}}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def state(client: Any) -> dict[str, Any]:
+    """Everything a reader can see (both tables, every index partition used here) and moto's partitions."""
+    tables = {name: sorted(client.scan(TableName=name, ConsistentRead=True)["Items"], key=repr)
+              for name in (MAIN, IDEMPOTENCY)}
+    views = {(index, pk): client.query(TableName=MAIN, IndexName=index, KeyConditionExpression="#p = :p",
+                                       ExpressionAttributeNames={"#p": f"{index}pk" if index != "outbox" else
+                                                                 "outbox_pk"},
+                                       ExpressionAttributeValues={":p": {"S": pk}})["Items"]
+             for index in INDEXES for pk in ("G", "H", "NEW")}
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    partitions = {name: sorted(str(k.value) for k in backend.tables[name].items) for name in (MAIN, IDEMPOTENCY)}
+    return copy.deepcopy({"tables": tables, "views": views, "partitions": partitions})
+
+
+def cancelled(client: Any, items: list[dict[str, Any]]) -> ClientError:
+    with pytest.raises(ClientError) as caught:
+        client.transact_write_items(TransactItems=items)
+    return caught.value
+
+
+def test_a_cancelled_transaction_that_creates_updates_and_deletes_leaves_everything_as_it_was(ddb):
+    before = state(ddb)
+    error = cancelled(ddb, [
+        {"Put": {"TableName": MAIN, "Item": _item("NEWPART", "x", gsi1pk="NEW", gsi1sk="x")}},  # a new partition
+        {"Put": {"TableName": MAIN, "Item": _item("A", "3", gsi1pk="G", gsi1sk="c")}},  # new item, old partition
+        {"Put": {"TableName": MAIN, "Item": _item("A", "2", n="20", gsi2pk="H", gsi2sk="a")}},  # moves indexes
+        {"Update": {"TableName": MAIN, "Key": _key("A", "1"), "UpdateExpression": "SET n = n + :one REMOVE gsi1pk",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"Update": {"TableName": MAIN, "Key": _key("CREATED", "by-update"), "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "x"}}}},
+        {"Delete": {"TableName": MAIN, "Key": _key("B", "1")}},
+        {"Put": {"TableName": IDEMPOTENCY, "Item": {"id": {"S": "new"}}}},
+        {"Update": {"TableName": IDEMPOTENCY, "Key": {"id": {"S": "kept"}}, "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "new"}}}},
+        {"ConditionCheck": {"TableName": MAIN, "Key": _key("NOPE", "1"),
+                            "ConditionExpression": "attribute_exists(pk)"}},
+    ])
+    assert error.response["Error"]["Code"] == "TransactionCanceledException"
+    assert [r["Code"] for r in error.response["CancellationReasons"]] == ["None"] * 8 + ["ConditionalCheckFailed"]
+    assert state(ddb) == before
+
+
+def test_a_transaction_refused_after_some_of_its_writes_ran_leaves_everything_as_it_was(ddb):
+    # moto finds an item named twice only when it reaches the second mention, after applying the writes before it.
+    before = state(ddb)
+    error = cancelled(ddb, [
+        {"Put": {"TableName": MAIN, "Item": _item("NEWPART", "x")}},
+        {"Delete": {"TableName": MAIN, "Key": _key("A", "1")}},
+        {"Update": {"TableName": IDEMPOTENCY, "Key": {"id": {"S": "kept"}}, "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "new"}}}},
+        {"Put": {"TableName": MAIN, "Item": _item("NEWPART", "x", v="again")}},
+    ])
+    assert error.response["Error"]["Code"] == "ValidationException"
+    assert state(ddb) == before
+
+
+def test_a_transaction_that_passes_writes_everything(ddb):
+    ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": MAIN, "Item": _item("NEWPART", "x", gsi1pk="NEW", gsi1sk="x")}},
+        {"Update": {"TableName": MAIN, "Key": _key("A", "1"), "UpdateExpression": "SET n = n + :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}, "ConditionExpression": "n = :one"}},
+        {"Delete": {"TableName": MAIN, "Key": _key("B", "1")}},
+        {"ConditionCheck": {"TableName": MAIN, "Key": _key("A", "2"), "ConditionExpression": "attribute_exists(pk)"}},
+    ])
+    seen = state(ddb)
+    assert [i["pk"]["S"] for i in seen["views"][("gsi1", "NEW")]] == ["NEWPART"]
+    assert seen["views"][("gsi2", "H")] == []
+    assert ddb.get_item(TableName=MAIN, Key=_key("A", "1"))["Item"]["n"] == {"N": "2"}
+
+
+def test_one_item_named_by_many_cancelled_transactions_keeps_its_last_committed_value(ddb):
+    for n in range(5):
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": MAIN, "Key": _key("A", "1"), "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+        cancelled(ddb, [
+            {"Update": {"TableName": MAIN, "Key": _key("A", "1"), "UpdateExpression": "SET n = n + :big",
+                        "ExpressionAttributeValues": {":big": {"N": "100"}}}},
+            {"ConditionCheck": {"TableName": MAIN, "Key": _key("A", "2"),
+                                "ConditionExpression": "attribute_not_exists(pk)"}}])
+        assert ddb.get_item(TableName=MAIN, Key=_key("A", "1"))["Item"]["n"] == {"N": str(n + 2)}
