@@ -267,6 +267,12 @@ class InventoryStore:
     def put_back(self, store_code: str, sku: str, qty: Decimal) -> dict[str, Any]:
         return self._stock_update(store_code, sku, "#oh = #oh + :q, #av = #av + :q", "attribute_exists(pk)", qty)
 
+    def restock_record(self, order_ref: str, store_code: str, lines: dict[str, Decimal], at: str) -> dict[str, Any]:
+        """Created by the transaction that puts an order's deducted stock back, and only once."""
+        item = {**keys.restock(order_ref), "order_ref": order_ref, "store_code": store_code,
+                "lines": [{"sku": sku, "qty": qty} for sku, qty in lines.items()], "restocked_at": at}
+        return {"Put": self.db.put_request(item, condition="attribute_not_exists(pk)")}
+
     def _stock_update(self, store_code: str, sku: str, assignments: str, condition: str,
                       qty: Decimal) -> dict[str, Any]:
         names = {"#oh": "on_hand", "#rs": "reserved", "#av": "available"}
