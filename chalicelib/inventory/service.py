@@ -101,15 +101,18 @@ def _is_code(value: str) -> bool:
 def _catalog_write(hub: Hub, writes: list[dict[str, Any]], reason: str, **payload: Any) -> Directive:
     """`writes` + `ADD version 1` on the catalog item + a `catalog.reindex` directive, one transaction.
 
+    The directive's id is the write's token on the catalog item (`last_write`): see domain/reindex.py.
+
     ConditionFailed (with one reason per write, in order) is the caller's to explain. Every catalog write also
     touches the one catalog item, so concurrent writes collide there now and then: those are retried.
     """
     for _ in optimistic():
         now = now_iso()
+        # Delayed by the quiet period: by the time it runs, a burst of writes has usually moved on past it.
         directive = Directive(id=new_id("D"), topic=REINDEX_TOPIC, payload={"reason": reason, **payload},
-                              created_at=now, updated_at=now)
+                              delay_seconds=hub.settings.reindex_quiet_seconds, created_at=now, updated_at=now)
         try:
-            hub.db.transact([*writes, hub.inventory.store.bump_catalog_request(now),
+            hub.db.transact([*writes, hub.inventory.store.bump_catalog_request(now, directive.id),
                              *hub.directives.create_requests([directive])])
         except TransactionConflict:
             continue

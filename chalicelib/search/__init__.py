@@ -7,13 +7,15 @@ gives the API the latest published `SearchIndex` (reloaded when its ETag changes
 from __future__ import annotations
 
 from .engine import Hit, SearchDoc, SearchIndex, build_index, fts5_available, match_expression, require_engine
-from .index_store import CachedIndex, FetchedIndex, IndexStore
+from .index_store import CachedIndex, FetchedIndex, IndexChanged, IndexStore, PublishedIndex
 
 __all__ = [
     "CachedIndex",
     "FetchedIndex",
     "Hit",
+    "IndexChanged",
     "IndexStore",
+    "PublishedIndex",
     "SearchDoc",
     "SearchIndex",
     "build_index",
