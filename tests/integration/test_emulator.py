@@ -1,9 +1,11 @@
-"""The emulator's transactions (devstack/atomic_moto.py) stay all-or-nothing while backing up only what they name:
-a cancelled transaction leaves every item, every index view and moto's own partitions exactly as they were."""
+"""The emulator's fixes (devstack/atomic_moto.py) keep DynamoDB's behaviour: transactions stay all-or-nothing while
+backing up only what they name (a cancelled one leaves every item, every index view and moto's own partitions
+exactly as they were), and items written out as they are read back the same, every attribute type included."""
 
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -118,3 +120,47 @@ def test_one_item_named_by_many_cancelled_transactions_keeps_its_last_committed_
             {"ConditionCheck": {"TableName": MAIN, "Key": _key("A", "2"),
                                 "ConditionExpression": "attribute_not_exists(pk)"}}])
         assert ddb.get_item(TableName=MAIN, Key=_key("A", "1"))["Item"]["n"] == {"N": str(n + 2)}
+
+
+# --- answers: every attribute type reads back as written ----------------------------------------------------------
+
+EVERY_TYPE = {
+    "pk": {"S": "TYPES"}, "sk": {"S": "1"}, "gsi1pk": {"S": "TYPES"}, "gsi1sk": {"S": "1"},
+    "s": {"S": "café ☕ \"quoted\""}, "n": {"N": "-12.50"}, "b": {"B": b"\x00\xffbytes"},
+    "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"\x01", b"\x02"]},
+    "t": {"BOOL": True}, "f": {"BOOL": False}, "none": {"NULL": True},
+    "l": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"deep": {"B": b"\x03"}}}, {"L": []}]},
+    "m": {"M": {"a": {"S": "b"}, "empty": {"M": {}}, "list": {"L": [{"BOOL": False}]}}},
+}
+
+
+def _same(item: dict[str, Any]) -> dict[str, Any]:
+    """Sets come back in any order."""
+    return {k: ({t: sorted(v)} if t in ("SS", "NS", "BS") else {t: v}) for k, a in item.items() for t, v in a.items()}
+
+
+def new_n(ddb: Any, key: dict[str, Any]) -> dict[str, str]:
+    return ddb.get_item(TableName=MAIN, Key=key)["Item"]["n"]
+
+
+def test_every_attribute_type_reads_back_as_written_from_every_read(ddb):
+    ddb.put_item(TableName=MAIN, Item=EVERY_TYPE)
+    key = {"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]}
+    expected = _same(EVERY_TYPE)
+    assert _same(ddb.get_item(TableName=MAIN, Key=key, ConsistentRead=True)["Item"]) == expected
+    [queried] = ddb.query(TableName=MAIN, KeyConditionExpression="pk = :p",
+                          ExpressionAttributeValues={":p": EVERY_TYPE["pk"]})["Items"]
+    [indexed] = ddb.query(TableName=MAIN, IndexName="gsi1", KeyConditionExpression="gsi1pk = :p",
+                          ExpressionAttributeValues={":p": EVERY_TYPE["pk"]})["Items"]
+    [batched] = ddb.batch_get_item(RequestItems={MAIN: {"Keys": [key]}})["Responses"][MAIN]
+    assert _same(queried) == _same(indexed) == _same(batched) == expected
+    projected = ddb.get_item(TableName=MAIN, Key=key, ProjectionExpression="b, bs, m")["Item"]
+    assert _same(projected) == {k: expected[k] for k in ("b", "bs", "m")}
+    new = ddb.update_item(TableName=MAIN, Key=key, UpdateExpression="SET n = n + :one",
+                          ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="ALL_NEW")["Attributes"]
+    assert Decimal(new.pop("n")["N"]) == Decimal("-11.5")
+    assert _same(new) == {k: v for k, v in expected.items() if k != "n"}
+    error = cancelled(ddb, [{"ConditionCheck": {"TableName": MAIN, "Key": key, "ConditionExpression": "n = :zero",
+                                                "ExpressionAttributeValues": {":zero": {"N": "0"}},
+                                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}])
+    assert _same(error.response["CancellationReasons"][0]["Item"]) == {**expected, "n": new_n(ddb, key)}
