@@ -164,3 +164,42 @@ def test_every_attribute_type_reads_back_as_written_from_every_read(ddb):
                                                 "ExpressionAttributeValues": {":zero": {"N": "0"}},
                                                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}])
     assert _same(error.response["CancellationReasons"][0]["Item"]) == {**expected, "n": new_n(ddb, key)}
+
+
+# --- queries: a partition's answer, page by page, as DynamoDB orders it -------------------------------------------
+
+def pages(client: Any, **query: Any) -> list[tuple[str, str]]:
+    """Every key the query answers, three a page, in the order the pages give them."""
+    out: list[tuple[str, str]] = []
+    start = None
+    while True:
+        resp = client.query(TableName=MAIN, Limit=3, **query, **({"ExclusiveStartKey": start} if start else {}))
+        out += [(i["pk"]["S"], i["sk"]["S"]) for i in resp["Items"]]
+        start = resp.get("LastEvaluatedKey")
+        if not start:
+            return out
+
+
+def test_queries_answer_their_partition_in_key_order_page_by_page(aws):
+    client = boto3.client("dynamodb")
+    # Written out of order, across partitions, with index keys that sort otherwise than the table keys.
+    for n in (7, 3, 9, 1, 5, 8, 2, 6, 4, 0):
+        for pk in ("P#b", "P#a", "P#c"):
+            client.put_item(TableName=MAIN, Item=_item(pk, f"s{n}", gsi1pk=f"G{pk[-1]}", gsi1sk=f"{9 - n}"))
+    every = sorted((i["pk"]["S"], i["sk"]["S"], i["gsi1sk"]["S"])
+                   for i in client.scan(TableName=MAIN, ConsistentRead=True)["Items"])
+    a = [(pk, sk) for pk, sk, _ in every if pk == "P#a"]
+    by_index = [(pk, sk) for pk, sk, g in sorted(every, key=lambda e: (e[2], e[0], e[1])) if pk == "P#b"]
+    key = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P#a"}}}
+    assert pages(client, **key) == a
+    assert pages(client, ScanIndexForward=False, **key) == a[::-1]
+    assert pages(client, KeyConditionExpression="pk = :p AND sk BETWEEN :x AND :y",
+                 ExpressionAttributeValues={":p": {"S": "P#a"}, ":x": {"S": "s2"}, ":y": {"S": "s6"}}) == [
+        ("P#a", f"s{n}") for n in range(2, 7)]
+    index = {"IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :g",
+             "ExpressionAttributeValues": {":g": {"S": "Gb"}}}
+    assert pages(client, **index) == by_index
+    assert pages(client, ScanIndexForward=False, **index) == by_index[::-1]
+    assert pages(client, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P#none"}}) == []
+    # A scan still walks the table in key order.
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in client.scan(TableName=MAIN)["Items"]] == [(p, s) for p, s, _ in every]
