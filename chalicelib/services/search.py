@@ -72,8 +72,9 @@ def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
     rebuilds now unless the index is already at the catalog's version.
 
     Correct under concurrent writes: the version is read before the products, so the index published as version
-    V holds at least V's writes; a write that lands during the rebuild is a later version, whose own directive
-    finds the index behind and rebuilds. Concurrent rebuilds publish only over the object they saw (S3's
+    V holds at least V's writes (the products index is eventually consistent: the quiet period before a rebuild
+    is longer than it takes to catch up); a write that lands during the rebuild is a later version, whose own
+    directive finds the index behind and rebuilds. Concurrent rebuilds publish only over the object they saw (S3's
     conditional writes), so an older index never replaces a newer one.
     """
     store = _store(hub)
