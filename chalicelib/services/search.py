@@ -20,9 +20,19 @@ from ..domain.errors import DomainError, InvalidInput
 from ..domain.lifecycle import derived_id
 from ..domain.models import Directive
 from ..domain.registry import Registry
-from ..domain.reindex import Debounce, plan
+from ..domain.reindex import CatalogWrites, Debounce, plan
 from ..inventory import keys as inventory_keys
-from ..search import CachedIndex, IndexChanged, IndexStore, PublishedIndex, SearchDoc, SearchIndex, build_index
+from ..inventory.models import Category, Product
+from ..search import (
+    CachedIndex,
+    IndexChanged,
+    IndexStore,
+    PublishedIndex,
+    SearchDoc,
+    SearchIndex,
+    add_to_index,
+    build_index,
+)
 from ..storage.aws import client
 from ..storage.db import ConditionFailed, Page, decode_cursor, encode_cursor
 from .hub import Hub
@@ -67,8 +77,9 @@ def forget() -> None:
 # --- the index worker ---------------------------------------------------------------------------------------------
 
 def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
-    """Runs a `catalog.reindex` directive: rebuilds the index when domain/reindex.py says the catalog's writes are
-    due, else waits or leaves it to a later write's directive. Without a directive (an operator, a benchmark):
+    """Runs a `catalog.reindex` directive: when domain/reindex.py says the catalog's writes are due, adds its
+    write's new products to the published index (when that is all it lacks) or rebuilds the index from the whole
+    catalog; else waits or leaves it to a later write's directive. Without a directive (an operator, a benchmark):
     rebuilds now unless the index is already at the catalog's version.
 
     Correct under concurrent writes: the version is read before the products, so the index published as version
@@ -91,7 +102,11 @@ def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
             return {**report, "outcome": decided.action}
     elif _version(published) >= writes.version:
         return {**report, "outcome": "current"}
-    data = build_index(_docs(hub), str(writes.version))
+    grown = _added_to_published(hub, store, directive, writes) if directive is not None else None
+    if grown is not None:
+        data, published, done = grown[0], grown[1], {"outcome": "updated", "added": grown[2]}
+    else:
+        data, done = build_index(_docs(hub), str(writes.version)), {"outcome": "rebuilt", "rebuilt": 1}
     for _ in range(PUBLISH_ATTEMPTS):
         try:
             store.replace(data, str(writes.version), published)
@@ -101,8 +116,28 @@ def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
                 return {**report, "outcome": "current"}  # a build at least as new got there first
             continue  # an older one did: ours goes over it
         hub.inventory.store.mark_indexed(writes.version, _iso(now))
-        return {**report, "outcome": "rebuilt", "rebuilt": 1}
+        return {**report, **done}
     raise IndexChanged("the published index kept changing during this publish; the directive is retried")
+
+
+def _added_to_published(hub: Hub, store: IndexStore, directive: Directive, writes: CatalogWrites
+                        ) -> tuple[bytes, PublishedIndex, int] | None:
+    """When the published index lacks only this directive's write and that write only created products (it lists
+    them as `added`): the published index with them added, the object it replaces and how many; else None (a
+    full rebuild). It costs the index's download and the new products' reads instead of the whole catalog."""
+    added = directive.payload.get("added")
+    if not isinstance(added, list) or writes.last_write != (directive.payload.get("write") or directive.id):
+        return None
+    current = store.fetch(None)
+    if current is None or current.version != str(writes.version - 1):
+        return None
+    categories = hub.inventory.store.categories_by_id() if added else {}
+    products = hub.inventory.store.products([str(sku) for sku in added], consistent=True)
+    try:
+        data = add_to_index(current.data, [_doc(p, categories) for p in products.values()], str(writes.version))
+    except ValueError:
+        return None  # a sku already indexed (a re-sent import): the full rebuild sorts it out
+    return data, PublishedIndex(current.etag, current.version), len(products)
 
 
 def debounce(hub: Hub) -> Debounce:
@@ -112,9 +147,14 @@ def debounce(hub: Hub) -> Debounce:
 
 def _docs(hub: Hub) -> list[SearchDoc]:
     categories = hub.inventory.store.categories_by_id()
-    return [SearchDoc(sku=p.sku, title=p.title, description=p.description or "", category_id=p.category,
-                      category_name=categories[p.category].name if p.category in categories else "",
-                      price_q=p.price_q) for p in hub.inventory.store.all_products()]
+    return [_doc(p, categories) for p in hub.inventory.store.all_products()]
+
+
+def _doc(product: Product, categories: dict[str, Category]) -> SearchDoc:
+    return SearchDoc(sku=product.sku, title=product.title, description=product.description or "",
+                     category_id=product.category,
+                     category_name=categories[product.category].name if product.category in categories else "",
+                     price_q=product.price_q)
 
 
 def _version(published: PublishedIndex | None) -> int:

@@ -45,6 +45,7 @@ def batch(n: int) -> dict[str, Any]:
 
 
 def test_an_import_in_batches_costs_one_rebuild_and_a_lone_write_waits_only_its_quiet_period(api, quiet):
+    """Then a lone new product is added to the index, and a lone change rebuilds it."""
     for n in range(5):
         assert api.post("/v1/catalog/import", batch(n)).status == 200
         if n:  # SQS delivers the previous batch's directive while this import goes on
@@ -61,8 +62,17 @@ def test_an_import_in_batches_costs_one_rebuild_and_a_lone_write_waits_only_its_
     assert api.post("/v1/products", {"sku": "LONE-1", "title": "Solitary Teapot", "price_q": 900}).status == 201
     lone = reindex_directives(api)[-1]
     assert (lone["payload"]["reason"], lone["delay_seconds"]) == ("product.created", 1)
-    assert deliver(api, lone)["result"] == {"outcome": "rebuilt", "rebuilt": 1, "version": 6}
+    # All the index lacks is this new product: it is added to the published index, the catalog is not read again.
+    assert deliver(api, lone)["result"] == {"outcome": "updated", "added": 1, "rebuilt": 0, "version": 6}
     assert found(api, "solitary") == ["LONE-1"]
+    assert len(found(api, "batchware")) == 50
+
+    time.sleep(2.5)
+    assert api.put("/v1/products/LONE-1", {"title": "Solitary Kettle", "price_q": 900},
+                   headers={"If-Match": '"1"'}).status == 200
+    changed = reindex_directives(api)[-1]
+    assert deliver(api, changed)["result"] == {"outcome": "rebuilt", "rebuilt": 1, "version": 7}  # a change
+    assert (found(api, "teapot"), found(api, "kettle")) == ([], ["LONE-1"])
     assert sum(d["result"]["rebuilt"] for d in reindex_directives(api)) == 2
 
 
@@ -133,7 +143,7 @@ def test_a_write_that_lands_during_a_rebuild_is_indexed_by_the_next_one(api, hub
     assert found(api, "lamp") == ["BEFORE-1"]
     assert hub.inventory.store.catalog_writes().dirty_since is not None  # the index knows it is behind
     during = reindex_directives(api)[-1]
-    assert deliver(api, during)["result"] == {"outcome": "rebuilt", "rebuilt": 1, "version": 2}
+    assert deliver(api, during)["result"] == {"outcome": "updated", "added": 1, "rebuilt": 0, "version": 2}
     assert found(api, "lamp") == ["BEFORE-1", "DURING-1"]
 
 
