@@ -155,9 +155,13 @@ def main() -> None:
     with emulated_hub() as hub:
         per_second, placed, left = hot_sku(hub)
     with emulated_hub() as hub, directive_worker(hub):
+        from chalicelib.config import Settings
         from chalicelib.services import search
 
         hub.settings.search_check_seconds = 0  # deployed, add up to OMNIMAN_SEARCH_CHECK_SECONDS (5)
+        for name in ("reindex_quiet_seconds", "reindex_burst_quiet_seconds", "reindex_max_lag_seconds"):
+            setattr(hub.settings, name, Settings.model_fields[name].default)  # the product's, not the flows'
+
         batches, started, written = seed(hub)
         everything = searchable(hub, "", PRODUCTS, timeout=600)
         built = rebuilds(hub)
