@@ -62,8 +62,8 @@ def measure(hub: Any, meter: Meter, orders: int = ORDERS) -> None:
     # The setup's catalog writes sent catalog.reindex directives: run them now, unmetered, so the flow's worker
     # receives the flow's own directives.
     Worker(hub, None, hub.settings.directives_queue, "directive_worker", batch_size=10).drain()
-    # The primitives first: moto copies a whole table for every item of a transaction, so they run fastest while
-    # the table is small (the figures that matter here are the requests and our time, not the emulator's).
+    # The primitives first, while the table is small (the figures that matter here are the requests and our time,
+    # not the emulator's).
     stock = hub.inventory.stock
     for n in range(orders):
         with meter.op(HOLD_1, "check_worker"):

@@ -27,6 +27,9 @@ ENV = {
     "OMNIMAN_SECRETS_PATH": "secrets_path",
     "OMNIMAN_SEARCH_BUCKET": "search_bucket",
     "OMNIMAN_SEARCH_CHECK_SECONDS": "search_check_seconds",
+    "OMNIMAN_REINDEX_QUIET_SECONDS": "reindex_quiet_seconds",
+    "OMNIMAN_REINDEX_BURST_QUIET_SECONDS": "reindex_burst_quiet_seconds",
+    "OMNIMAN_REINDEX_MAX_LAG_SECONDS": "reindex_max_lag_seconds",
     "OMNIMAN_RATE_LIMIT_ENABLED": "rate_limit_enabled",
     "OMNIMAN_KEY_RATE_LIMIT_PER_MINUTE": "key_rate_limit_per_minute",
     "OMNIMAN_COMMIT_RATE_LIMIT_PER_MINUTE": "commit_rate_limit_per_minute",
@@ -61,6 +64,12 @@ class Settings(BaseModel):
     search_bucket: str | None = Field(None, min_length=3, max_length=63)
     # How often an API process asks S3 whether the index changed (a conditional GetObject).
     search_check_seconds: float = Field(5.0, ge=0, le=300)
+    # The search index is rebuilt once the catalog has been quiet this long after a lone write (each write's
+    # catalog.reindex directive is delayed by it), this long after a run of writes (an import in batches), and
+    # never later than the lag bound however the writes keep coming (domain/reindex.py).
+    reindex_quiet_seconds: int = Field(1, ge=0, le=60)
+    reindex_burst_quiet_seconds: int = Field(10, ge=0, le=600)
+    reindex_max_lag_seconds: int = Field(60, ge=1, le=3600)
     # Where deployed stages keep their secrets in SSM Parameter Store (see secrets.py); unset locally.
     secrets_path: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./-]*/$")
     # Per-key request limits (sliding window, per minute); a key may carry its own. False switches every

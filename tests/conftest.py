@@ -25,6 +25,9 @@ os.environ.update({
     "OMNIMAN_COMMIT_INFLIGHT_WAIT_MS": "3000",
     "OMNIMAN_CURSOR_SECRET": "test-cursor-secret",
     "OMNIMAN_SEARCH_CHECK_SECONDS": "0",  # a rebuilt index is seen at the next request
+    # Reindex directives run when a test runs them, not when a quiet period ends (the debounce has its own tests).
+    "OMNIMAN_REINDEX_QUIET_SECONDS": "0",
+    "OMNIMAN_REINDEX_BURST_QUIET_SECONDS": "0",
     "OMNIMAN_PAYMENT_WEBHOOK_SECRET_SIMULATOR": "test-payment-simulator-secret",
     "OMNIMAN_SHIPPING_WEBHOOK_SECRET_SIMULATOR": "test-shipping-simulator-secret",
     **env_for_stage(STAGE),

@@ -6,7 +6,9 @@
   `remove_item`), unknown skus `product_not_found` issues.
 - `stock.commit` (a post-commit directive): turns the order's holds into deductions, once.
 - `stock.release`: sent by the abandon of a session and the cancel of an unfulfilled order (reactions,
-  so it is written in the same transaction): gives held stock back, and puts a cancelled order's back.
+  so it is written in the same transaction): gives held stock back, and puts a cancelled order's back. A direct
+  order (`POST /v1/orders`) took its stock straight from the DynamoDB inventory, without holds: its release names
+  the lines and puts them back there, exactly once.
 """
 
 from __future__ import annotations
@@ -177,6 +179,10 @@ def commit(directive: Directive, ctx: DirectiveContext, registry: Registry) -> d
 
 def release(directive: Directive, ctx: DirectiveContext, registry: Registry) -> dict[str, Any]:
     p = directive.payload
+    if "deducted" in p:
+        # Where the direct order deducted, whatever backend sessions hold through.
+        return {"restocked": ctx.hub.inventory.stock.restock_deducted(p["order_ref"], p["store_code"],
+                                                                      p["deducted"])}
     stock = backend(ctx.hub, registry)
     who = owner(p["channel_code"], p["session_key"])
     if p.get("order_ref"):
@@ -192,7 +198,17 @@ def on_abandon(session: Session, channel: Channel, ctx: dict[str, Any]) -> list[
 
 def on_status_change(order: Order, channel: Channel, ctx: dict[str, Any]) -> list[DirectiveRequest]:
     check = stock_check(channel)
-    if order.status != "cancelled" or check is None or fulfilled_statuses(check) & set(order.status_timestamps):
+    fulfilled = fulfilled_statuses(check) if check is not None else FULFILLED_STATUSES
+    if order.status != "cancelled" or fulfilled & set(order.status_timestamps):
+        return []  # not a cancel, or the goods left the shelf: then it is a refund matter, not a restock
+    data = order.snapshot.data
+    if data.get("direct"):
+        if data.get("stock_deducted") is not True:
+            return []  # rejected: nothing was deducted
+        return [(RELEASE, {"channel_code": channel.code, "session_key": order.session_key, "order_ref": order.ref,
+                           "reason": "cancelled", "store_code": data["store_code"],
+                           "deducted": [{"sku": line.sku, "qty": str(line.qty)} for line in order.items]})]
+    if check is None:
         return []
     return [(RELEASE, {"channel_code": channel.code, "session_key": order.session_key, "order_ref": order.ref,
                        "reason": "cancelled"})]

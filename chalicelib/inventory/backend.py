@@ -271,6 +271,32 @@ class DynamoStockBackend:
                 continue
         raise AssertionError("unreachable")
 
+    def restock_deducted(self, order_ref: str, store_code: str, items: Sequence[Mapping[str, Any]],
+                         now: When = None) -> int:
+        """Puts back what an order took straight from available stock (a direct order: no holds), exactly once.
+
+        One transaction creates the order's restock record (`attribute_not_exists`) and gives every sku back, so a
+        repeated call (a directive delivered twice) finds the record and changes nothing. Returns how many skus went
+        back: 0 on a repeat.
+        """
+        at = instant(now)
+        wanted, _ = aggregate(items)  # an order's skus are valid: a malformed one was never deducted
+        if not wanted:
+            return 0
+        writes = [self.store.restock_record(order_ref, store_code, wanted, at),
+                  *(self.store.put_back(store_code, sku, qty) for sku, qty in wanted.items())]
+        for _ in optimistic(attempts=ATTEMPTS):
+            try:
+                self.store.transact(writes)
+                return len(wanted)
+            except Contended:
+                continue
+            except ConditionFailed as exc:
+                if 0 in _failed_positions(exc.reasons):
+                    return 0
+                raise  # a stock row gone: rows are never deleted, so this is for an operator to see
+        raise AssertionError("unreachable")
+
     def release_expired(self, now: When = None, limit: int = 100) -> int:
         """The sweeper: gives back up to `limit` expired live holds of every store, oldest first."""
         at = instant(now)

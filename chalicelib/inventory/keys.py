@@ -102,6 +102,11 @@ def catalog_meta() -> dict[str, str]:
     return {"pk": "CATALOG", "sk": "META"}
 
 
+def restock(order_ref: str) -> dict[str, str]:
+    """The record that an order's directly deducted stock went back: created with the put-back, so it is once."""
+    return {"pk": f"RESTOCK#{order_ref}", "sk": "RESTOCK"}
+
+
 def hold_owner(owner: str) -> dict[str, str]:
     """The owner's record: every owner-level write is conditional on its `ver`, which serialises them."""
     return {"pk": f"HOLD#{owner}", "sk": OWNER_SK}

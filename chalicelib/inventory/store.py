@@ -6,10 +6,13 @@ It decides nothing about stock; backend.py does. Every read here is a GetItem or
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ..domain.errors import ConfigurationError, Conflict
+from ..domain.reindex import CatalogWrites
 from ..services.retry import optimistic
 from ..storage import codec
 from ..storage.db import ConditionFailed, Db, Page, TransactionConflict, decode_cursor, encode_cursor, strip_keys
@@ -17,6 +20,7 @@ from . import keys
 from .models import Category, Hold, HoldOwner, Product, StockLevel, StockRow, Store
 
 QUERY_PAGE = 200
+NEVER = "1970-01-01T00:00:00.000Z"  # the write before the first one
 BATCH_GET_KEYS = 100
 BATCH_WRITE_ITEMS = 25
 # Stores a stock listing without a store filter may walk through in one page (each one Query of gsi5).
@@ -24,6 +28,13 @@ MAX_STORES_PER_PAGE = 5
 _STOCK_FIELDS = ("store_code", "sku", "on_hand", "reserved", "available")
 _PRODUCT_FIELDS = ("sku", "title", "name", "description", "price_q", "category", "version", "created_at",
                    "updated_at")
+
+
+def _instant(raw: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
 
 
 class Contended(Exception):
@@ -90,10 +101,10 @@ class InventoryStore:
         item = self.db.get(keys.product(sku))
         return Product.model_validate(item) if item else None
 
-    def products(self, skus: list[str]) -> dict[str, Product]:
-        """The catalog entries of `skus` that exist, in one batch read."""
+    def products(self, skus: list[str], consistent: bool = False) -> dict[str, Product]:
+        """The catalog entries of `skus` that exist, in one batch read (100 keys a request)."""
         return {p.sku: p for p in (Product.model_validate(i) for i in self.db.batch_get(
-            [keys.product(sku) for sku in dict.fromkeys(skus)]))}
+            [keys.product(sku) for sku in dict.fromkeys(skus)], consistent=consistent))}
 
     def create_product_request(self, product: Product) -> dict[str, Any]:
         return {"Put": self.db.put_request(product_item(product), condition="attribute_not_exists(pk)")}
@@ -148,18 +159,42 @@ class InventoryStore:
 
     def catalog_version(self) -> int:
         """How many catalog writes there have been (0 before the first); strongly consistent."""
-        item = self.db.get(keys.catalog_meta(), consistent=True)
-        return int(item["version"]) if item and "version" in item else 0
+        return self.catalog_writes().version
 
-    def bump_catalog_request(self, now: str) -> dict[str, Any]:
-        """`ADD version 1`, to ride in the transaction of the catalog write it counts."""
+    def catalog_writes(self) -> CatalogWrites:
+        """The catalog's version item, strongly consistent: what the reindex debounce decides from."""
+        item = self.db.get(keys.catalog_meta(), consistent=True) or {}
+        return CatalogWrites(version=int(item.get("version", 0)), updated_at=_instant(item.get("updated_at")),
+                             previous_write_at=_instant(item.get("previous_write_at")),
+                             last_write=item.get("last_write"), dirty_since=_instant(item.get("dirty_since")))
+
+    def bump_catalog_request(self, now: str, writer: str) -> dict[str, Any]:
+        """`ADD version 1` and the write's time and token (`writer`, its reindex directive's id), to ride in the
+        transaction of the catalog write it counts. The time of the write before moves to `previous_write_at` (an
+        update expression reads the item as it was), and `dirty_since` keeps the first write the index has not seen.
+        """
         return {"Update": {
             "TableName": self.db.table,
             "Key": codec.to_item(keys.catalog_meta()),
-            "UpdateExpression": "ADD #ver :one SET #at = :at",
-            "ExpressionAttributeNames": {"#ver": "version", "#at": "updated_at"},
-            "ExpressionAttributeValues": codec.to_item({":one": 1, ":at": now}),
+            "UpdateExpression": "ADD #ver :one SET #prev = if_not_exists(#at, :never), #at = :at, #last = :writer, "
+                                "#dirty = if_not_exists(#dirty, :at)",
+            "ExpressionAttributeNames": {"#ver": "version", "#at": "updated_at", "#prev": "previous_write_at",
+                                         "#last": "last_write", "#dirty": "dirty_since"},
+            "ExpressionAttributeValues": codec.to_item({":one": 1, ":at": now, ":writer": writer,
+                                                        ":never": NEVER}),
         }}
+
+    def mark_indexed(self, version: int, read_at: str) -> None:
+        """After an index of `version` (read at `read_at`) was published: nothing is dirty unless writes came
+        since, and then only since `read_at` (what came before is in the index)."""
+        names, values = {"#ver": "version"}, {":ver": version}
+        try:
+            self.db.update(keys.catalog_meta(), {}, remove=("dirty_since",), condition="#ver = :ver", names=names,
+                           values=values)
+        except ConditionFailed:
+            with suppress(ConditionFailed):  # fails only if the version went below ours, which no write does
+                self.db.update(keys.catalog_meta(), {"dirty_since": read_at}, condition="#ver > :ver", names=names,
+                               values=values)
 
     # --- batches (the catalog import) ----------------------------------------
 
@@ -266,6 +301,12 @@ class InventoryStore:
 
     def put_back(self, store_code: str, sku: str, qty: Decimal) -> dict[str, Any]:
         return self._stock_update(store_code, sku, "#oh = #oh + :q, #av = #av + :q", "attribute_exists(pk)", qty)
+
+    def restock_record(self, order_ref: str, store_code: str, lines: dict[str, Decimal], at: str) -> dict[str, Any]:
+        """Created by the transaction that puts an order's deducted stock back, and only once."""
+        item = {**keys.restock(order_ref), "order_ref": order_ref, "store_code": store_code,
+                "lines": [{"sku": sku, "qty": qty} for sku, qty in lines.items()], "restocked_at": at}
+        return {"Put": self.db.put_request(item, condition="attribute_not_exists(pk)")}
 
     def _stock_update(self, store_code: str, sku: str, assignments: str, condition: str,
                       qty: Decimal) -> dict[str, Any]:

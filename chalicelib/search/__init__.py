@@ -6,16 +6,28 @@ gives the API the latest published `SearchIndex` (reloaded when its ETag changes
 
 from __future__ import annotations
 
-from .engine import Hit, SearchDoc, SearchIndex, build_index, fts5_available, match_expression, require_engine
-from .index_store import CachedIndex, FetchedIndex, IndexStore
+from .engine import (
+    Hit,
+    SearchDoc,
+    SearchIndex,
+    add_to_index,
+    build_index,
+    fts5_available,
+    match_expression,
+    require_engine,
+)
+from .index_store import CachedIndex, FetchedIndex, IndexChanged, IndexStore, PublishedIndex
 
 __all__ = [
     "CachedIndex",
     "FetchedIndex",
     "Hit",
+    "IndexChanged",
     "IndexStore",
+    "PublishedIndex",
     "SearchDoc",
     "SearchIndex",
+    "add_to_index",
     "build_index",
     "fts5_available",
     "match_expression",

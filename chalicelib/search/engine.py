@@ -137,18 +137,7 @@ def build_index(docs: Iterable[SearchDoc], version: str) -> bytes:
     require_engine()
     if not isinstance(version, str) or not version:
         raise ValueError("version must be a non-empty string")
-    rows: list[tuple[int, str, str, str, int, str | None]] = []
-    texts: list[tuple[int, str, str, str]] = []
-    seen: set[str] = set()
-    for rowid, doc in enumerate(docs, start=1):
-        _check_doc(doc)
-        if doc.sku in seen:
-            raise ValueError(f"duplicate sku {doc.sku!r}")
-        seen.add(doc.sku)
-        title = _clean(doc.title)
-        rows.append((rowid, doc.sku, title, _sort_key(title), doc.price_q, doc.category_id))
-        texts.append((rowid, _fold(title), _fold(_clean(doc.description)), _fold(_clean(doc.category_name))))
-
+    rows, texts = _rows(docs)
     con = sqlite3.connect(":memory:")
     try:
         con.executescript(_SCHEMA)
@@ -165,6 +154,60 @@ def build_index(docs: Iterable[SearchDoc], version: str) -> bytes:
         return con.serialize()
     finally:
         con.close()
+
+
+def add_to_index(data: bytes, docs: Iterable[SearchDoc], version: str) -> bytes:
+    """`data` (what build_index or this produced) with `docs` added, as `version`: what a catalog write that only
+    creates products changes, without reading the rest of the catalog again. The result matches (and ranks) as a
+    build of all the docs would. Raises ValueError if `data` is no index or a doc's sku is in it already: a product
+    that changes needs a full build (the full-text table keeps no text to delete by, and this SQLite predates
+    FTS5's contentless_delete).
+    """
+    require_engine()
+    if not isinstance(version, str) or not version:
+        raise ValueError("version must be a non-empty string")
+    con = sqlite3.connect(":memory:")
+    try:
+        try:
+            con.deserialize(bytes(data))
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            (top,) = con.execute("SELECT coalesce(max(rowid), 0) FROM docs").fetchone()
+        except sqlite3.Error as e:
+            raise ValueError(f"not a search index: {e}") from e
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"not a search index of schema {SCHEMA_VERSION}: {meta.get('schema')!r}")
+        rows, texts = _rows(docs, first_rowid=top + 1)
+        with con:
+            try:
+                con.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
+            except sqlite3.IntegrityError as e:
+                raise ValueError(f"a sku is in the index already: {e}") from None
+            con.executemany("INSERT INTO fts (rowid, title, description, category_name) VALUES (?, ?, ?, ?)", texts)
+            (count,) = con.execute("SELECT count(*) FROM docs").fetchone()
+            con.executemany("UPDATE meta SET value = ? WHERE key = ?",
+                            [(_clean(version), "version"), (str(count), "doc_count")])
+            con.execute("INSERT INTO fts (fts) VALUES ('optimize')")
+        con.execute("VACUUM")
+        return con.serialize()
+    finally:
+        con.close()
+
+
+def _rows(docs: Iterable[SearchDoc], first_rowid: int = 1
+          ) -> tuple[list[tuple[int, str, str, str, int, str | None]], list[tuple[int, str, str, str]]]:
+    """The docs table's rows and the full-text rows of `docs`, numbered from `first_rowid`."""
+    rows: list[tuple[int, str, str, str, int, str | None]] = []
+    texts: list[tuple[int, str, str, str]] = []
+    seen: set[str] = set()
+    for rowid, doc in enumerate(docs, start=first_rowid):
+        _check_doc(doc)
+        if doc.sku in seen:
+            raise ValueError(f"duplicate sku {doc.sku!r}")
+        seen.add(doc.sku)
+        title = _clean(doc.title)
+        rows.append((rowid, doc.sku, title, _sort_key(title), doc.price_q, doc.category_id))
+        texts.append((rowid, _fold(title), _fold(_clean(doc.description)), _fold(_clean(doc.category_name))))
+    return rows, texts
 
 
 class SearchIndex:

@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from .engine import SearchIndex
 
-__all__ = ["VERSION_METADATA_KEY", "CachedIndex", "FetchedIndex", "IndexStore", "S3Client"]
+__all__ = ["VERSION_METADATA_KEY", "CachedIndex", "FetchedIndex", "IndexChanged", "IndexStore", "PublishedIndex",
+           "S3Client"]
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,22 @@ MAX_VERSION_CHARS = 256
 
 
 class S3Client(Protocol):
-    """The two calls of a boto3 S3 client this module makes."""
+    """The calls of a boto3 S3 client this module makes."""
 
     def put_object(self, **kwargs: Any) -> dict[str, Any]: ...
 
     def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class IndexChanged(Exception):
+    """A conditional publish found another object than the one it was to replace: another build published first."""
+
+
+class PublishedIndex(NamedTuple):
+    etag: str
+    version: str
 
 
 class FetchedIndex(NamedTuple):
@@ -47,17 +59,46 @@ class IndexStore:
         self.key = key
 
     def publish(self, data: bytes, version: str) -> str:
-        """Puts the index and returns its ETag (quoted, as S3 gives it and as IfNoneMatch takes it)."""
+        """Puts the index, over whatever is there, and returns its ETag (quoted, as S3 gives it and as IfNoneMatch
+        takes it)."""
+        return self._put(data, version, {})
+
+    def replace(self, data: bytes, version: str, current: PublishedIndex | None) -> str:
+        """Puts the index only over `current` (None: only if nothing is published yet), with S3's conditional
+        writes (If-Match / If-None-Match); IndexChanged when another build published first. Concurrent builds
+        therefore never put an older index back over a newer one."""
+        if current is None:
+            return self._put(data, version, {"IfNoneMatch": "*"})
+        return self._put(data, version, {"IfMatch": current.etag})
+
+    def _put(self, data: bytes, version: str, condition: dict[str, str]) -> str:
         if not version or len(version) > MAX_VERSION_CHARS or not (version.isascii() and version.isprintable()):
             raise ValueError("version must be 1-256 printable ASCII characters (it travels as an S3 metadata header)")
-        response = self._s3.put_object(
-            Bucket=self.bucket,
-            Key=self.key,
-            Body=data,
-            ContentType="application/vnd.sqlite3",
-            Metadata={VERSION_METADATA_KEY: version},
-        )
+        try:
+            response = self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=data,
+                ContentType="application/vnd.sqlite3",
+                Metadata={VERSION_METADATA_KEY: version},
+                **condition,
+            )
+        except ClientError as e:
+            # 412: not the object named; 409: another conditional put to the key was in flight at the same time.
+            if condition and _code(e) in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise IndexChanged(f"s3://{self.bucket}/{self.key} changed before this publish") from None
+            raise
         return str(response["ETag"])
+
+    def head(self) -> PublishedIndex | None:
+        """The published index's ETag and version (metadata only), or None when nothing is published yet."""
+        try:
+            response = self._s3.head_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as e:
+            if _code(e) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return PublishedIndex(str(response["ETag"]), str(response.get("Metadata", {}).get(VERSION_METADATA_KEY, "")))
 
     def fetch(self, if_none_match: str | None = None) -> FetchedIndex | None:
         """The published index, or None when there is nothing new to load: it still has ETag `if_none_match`
@@ -68,7 +109,7 @@ class IndexStore:
         try:
             response = self._s3.get_object(**kwargs)
         except ClientError as e:
-            code = str(e.response.get("Error", {}).get("Code", ""))
+            code = _code(e)
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 304 or code in ("304", "NotModified"):
                 return None
@@ -152,3 +193,7 @@ class CachedIndex:
         finally:
             # Counted from the start of this check, and also after a failure: S3 down must not mean S3 hammered.
             self._next_check = started + self._every
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

@@ -117,6 +117,8 @@ def _build(hub: Hub, channel: Channel, req: DirectOrderBody, products: dict[str,
              for n, item in enumerate(req.items, start=1)]
     total = sum(line.line_total_q for line in lines)
     data: dict[str, Any] = {"store_code": req.store_code, "direct": True}
+    if status == CONFIRMED:
+        data["stock_deducted"] = True  # what a cancel puts back (the stock contrib's stock.release)
     if reason:
         data["rejection_reason"] = reason
     order = Order(ref=ref, channel_code=channel.code, session_key=f"direct-{ref}", status=status,

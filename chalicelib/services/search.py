@@ -1,32 +1,47 @@
 """Catalog search and autocomplete over the FTS5 index in S3, and the index worker that rebuilds it.
 
-The index may lag the catalog by a few seconds (a catalog write sends `catalog.reindex` through the outbox; each
-API process checks the index's ETag at most every `OMNIMAN_SEARCH_CHECK_SECONDS`); availability in a store never
+The index may lag the catalog by a few seconds (a catalog write sends `catalog.reindex` through the outbox, and the
+index is rebuilt once the catalog has been quiet for a moment: domain/reindex.py; each API process checks the
+index's ETag at most every `OMNIMAN_SEARCH_CHECK_SECONDS`); availability in a store never
 lags: it is read from the stock rows at query time. Product details (title, price) in the answers come from the
 catalog itself, so they are current too.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..directives.contract import DirectiveContext
+from ..directives.queue import MAX_DELAY_SECONDS
 from ..domain.errors import DomainError, InvalidInput
+from ..domain.lifecycle import derived_id
 from ..domain.models import Directive
 from ..domain.registry import Registry
+from ..domain.reindex import CatalogWrites, Debounce, plan
 from ..inventory import keys as inventory_keys
-from ..search import CachedIndex, IndexStore, SearchDoc, SearchIndex, build_index
+from ..inventory.models import Category, Product
+from ..search import (
+    CachedIndex,
+    IndexChanged,
+    IndexStore,
+    PublishedIndex,
+    SearchDoc,
+    SearchIndex,
+    add_to_index,
+    build_index,
+)
 from ..storage.aws import client
-from ..storage.db import Page, decode_cursor, encode_cursor
+from ..storage.db import ConditionFailed, Page, decode_cursor, encode_cursor
 from .hub import Hub
 
 INDEX_KEY = "catalog/search.sqlite"
 REINDEX = "catalog.reindex"
 SCAN_CHUNK = 100  # hits checked against stock per round when filtering by store
 MAX_SCAN = 2_000  # hits one request examines at most for a store filter; the cursor goes on from there
+PUBLISH_ATTEMPTS = 3
 _lock = threading.Lock()
 _cache: dict[str, CachedIndex] = {}
 
@@ -61,43 +76,116 @@ def forget() -> None:
 
 # --- the index worker ---------------------------------------------------------------------------------------------
 
-def reindex(hub: Hub) -> dict[str, Any]:
-    """Rebuilds the index from the whole catalog unless it is already as new as the catalog's version.
+def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
+    """Runs a `catalog.reindex` directive: when domain/reindex.py says the catalog's writes are due, adds its
+    write's new products to the published index (when that is all it lacks) or rebuilds the index from the whole
+    catalog; else waits or leaves it to a later write's directive. Without a directive (an operator, a benchmark):
+    rebuilds now unless the index is already at the catalog's version.
 
-    Coalescing: a burst of catalog writes sends one directive each, and all but the first find the index current.
-    A rebuild that read an older version and publishes after a newer one checks again and rebuilds once more, so
-    the published index always ends at the catalog's latest version.
+    Correct under concurrent writes: the version is read before the products, so the index published as version
+    V holds at least V's writes (the products index is eventually consistent: the quiet period before a rebuild
+    is longer than it takes to catch up); a write that lands during the rebuild is a later version, whose own
+    directive finds the index behind and rebuilds. Concurrent rebuilds publish only over the object they saw (S3's
+    conditional writes), so an older index never replaces a newer one.
     """
     store = _store(hub)
-    built = 0
-    for _ in range(3):
-        version = hub.inventory.store.catalog_version()
-        if published_version(hub, store) >= version:
-            return {"version": version, "rebuilt": built}
-        categories = hub.inventory.store.categories_by_id()
-        docs = [SearchDoc(sku=p.sku, title=p.title, description=p.description or "", category_id=p.category,
-                          category_name=categories[p.category].name if p.category in categories else "",
-                          price_q=p.price_q) for p in hub.inventory.store.all_products()]
-        store.publish(build_index(docs, str(version)), str(version))
-        built += 1
-    return {"version": version, "rebuilt": built}
+    now = datetime.now(UTC)
+    writes = hub.inventory.store.catalog_writes()
+    published = store.head()
+    report: dict[str, Any] = {"version": writes.version, "rebuilt": 0}
+    if directive is not None:
+        token = str(directive.payload.get("write") or directive.id)
+        decided = plan(now, writes, _version(published), token, debounce(hub))
+        if decided.action == "wait" and decided.until is not None:
+            return {**report, "outcome": "waiting", "until": _look_again(hub, token, now, decided.until)}
+        if decided.action != "rebuild":
+            return {**report, "outcome": decided.action}
+    elif _version(published) >= writes.version:
+        return {**report, "outcome": "current"}
+    grown = _added_to_published(hub, store, directive, writes) if directive is not None else None
+    if grown is not None:
+        data, published, done = grown[0], grown[1], {"outcome": "updated", "added": grown[2]}
+    else:
+        data, done = build_index(_docs(hub), str(writes.version)), {"outcome": "rebuilt", "rebuilt": 1}
+    for _ in range(PUBLISH_ATTEMPTS):
+        try:
+            store.replace(data, str(writes.version), published)
+        except IndexChanged:
+            published = store.head()
+            if _version(published) >= writes.version:
+                return {**report, "outcome": "current"}  # a build at least as new got there first
+            continue  # an older one did: ours goes over it
+        hub.inventory.store.mark_indexed(writes.version, _iso(now))
+        return {**report, **done}
+    raise IndexChanged("the published index kept changing during this publish; the directive is retried")
 
 
-def published_version(hub: Hub, store: IndexStore) -> int:
+def _added_to_published(hub: Hub, store: IndexStore, directive: Directive, writes: CatalogWrites
+                        ) -> tuple[bytes, PublishedIndex, int] | None:
+    """When the published index lacks only this directive's write and that write only created products (it lists
+    them as `added`): the published index with them added, the object it replaces and how many; else None (a
+    full rebuild). It costs the index's download and the new products' reads instead of the whole catalog."""
+    added = directive.payload.get("added")
+    if not isinstance(added, list) or writes.last_write != (directive.payload.get("write") or directive.id):
+        return None
+    current = store.fetch(None)
+    if current is None or current.version != str(writes.version - 1):
+        return None
+    categories = hub.inventory.store.categories_by_id() if added else {}
+    products = hub.inventory.store.products([str(sku) for sku in added], consistent=True)
     try:
-        head = client("s3", hub.settings.aws_endpoint_url).head_object(Bucket=store.bucket, Key=store.key)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return -1
-        raise
-    raw = head.get("Metadata", {}).get("index-version", "-1")
-    return int(raw) if raw.lstrip("-").isdigit() else -1
+        data = add_to_index(current.data, [_doc(p, categories) for p in products.values()], str(writes.version))
+    except ValueError:
+        return None  # a sku already indexed (a re-sent import): the full rebuild sorts it out
+    return data, PublishedIndex(current.etag, current.version), len(products)
+
+
+def debounce(hub: Hub) -> Debounce:
+    s = hub.settings
+    return Debounce(s.reindex_quiet_seconds, s.reindex_burst_quiet_seconds, s.reindex_max_lag_seconds)
+
+
+def _docs(hub: Hub) -> list[SearchDoc]:
+    categories = hub.inventory.store.categories_by_id()
+    return [_doc(p, categories) for p in hub.inventory.store.all_products()]
+
+
+def _doc(product: Product, categories: dict[str, Category]) -> SearchDoc:
+    return SearchDoc(sku=product.sku, title=product.title, description=product.description or "",
+                     category_id=product.category,
+                     category_name=categories[product.category].name if product.category in categories else "",
+                     price_q=product.price_q)
+
+
+def _version(published: PublishedIndex | None) -> int:
+    raw = published.version if published is not None else ""
+    return int(raw) if raw.isdigit() else -1
+
+
+def _look_again(hub: Hub, token: str, now: datetime, until: datetime) -> str:
+    """Schedules one more reindex directive for the write `token`, due at `until`. Its id comes from the token and
+    the time, so a redelivered run schedules it once."""
+    at, due = _iso(now), _iso(until)
+    directive = Directive(id=derived_id("D", REINDEX, token, due), topic=REINDEX,
+                          payload={"reason": "catalog.quiet_check", "write": token},
+                          delay_seconds=min(MAX_DELAY_SECONDS, max(1, math.ceil((until - now).total_seconds()))),
+                          created_at=at, updated_at=at)
+    try:
+        hub.db.transact(hub.directives.create_requests([directive]))
+    except ConditionFailed:
+        return due  # an earlier run of this directive scheduled it
+    hub.queue.dispatch([directive])
+    return due
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def register(registry: Registry) -> None:
     @registry.register_handler(REINDEX)
     def run_reindex(directive: Directive, ctx: DirectiveContext) -> dict[str, Any]:
-        return reindex(ctx.hub)
+        return reindex(ctx.hub, directive)
 
 
 # --- queries ------------------------------------------------------------------------------------------------------

@@ -156,10 +156,10 @@ class DirectiveStore:
 
 
 def _item(d: Directive) -> dict[str, Any]:
-    scope = f"{d.channel_code}#{d.session_key}" if d.session_key else None
+    owner = keys.directive_owner(d.topic, d.order_ref, d.channel_code, d.session_key)
     return {
         **keys.directive(d.id),
-        **keys.directive_indexes(d.id, d.topic, d.status, d.order_ref, scope, d.created_at),
+        **keys.directive_indexes(d.id, d.topic, d.status, owner, d.created_at),
         **d.model_dump(mode="python", exclude_none=True),
     }
 

@@ -69,10 +69,18 @@ def directive(directive_id: str) -> dict[str, str]:
     return {"pk": f"DIR#{directive_id}", "sk": "DIRECTIVE"}
 
 
-def directive_indexes(directive_id: str, topic: str, status: str, order_ref: str | None,
-                      session_scope: str | None, created_at: str) -> dict[str, str]:
+def directive_owner(topic: str, order_ref: str | None, channel_code: str | None, session_key: str | None) -> str:
+    """The gsi1 partition that lists a directive with the others of what it belongs to: its order, else its
+    session, else (a directive about neither, such as `catalog.reindex`) its topic's domain, `DIRS#SYS#catalog`."""
+    if order_ref:
+        return f"DIRS#ORD#{order_ref}"
+    if channel_code and session_key:
+        return f"DIRS#SES#{channel_code}#{session_key}"
+    return f"DIRS#SYS#{topic.split('.', 1)[0]}"
+
+
+def directive_indexes(directive_id: str, topic: str, status: str, owner: str, created_at: str) -> dict[str, str]:
     sort = f"{created_at}#{directive_id}"
-    owner = f"DIRS#ORD#{order_ref}" if order_ref else f"DIRS#SES#{session_scope}"
     return {
         "gsi1pk": owner, "gsi1sk": sort,
         "gsi2pk": f"DIRS#TOPIC#{topic}", "gsi2sk": sort,

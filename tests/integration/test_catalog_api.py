@@ -555,6 +555,20 @@ def test_the_reindex_directive_is_written_in_the_writes_own_transaction(api, hub
     assert all(pk.startswith(("RL#", "DIR#")) for pk in others), others
 
 
+def test_a_reindex_directive_is_listed_under_the_catalog_never_under_none(api, hub):
+    from chalicelib.storage.keys import KEY_ATTRS
+
+    assert api.post("/v1/categories", {"id": "shoes", "name": "Shoes"}).status == 201
+    [directive] = reindex_directives(api)
+    item = hub.db.client.get_item(TableName=hub.db.table, Key={"pk": {"S": f"DIR#{directive['id']}"},
+                                                                "sk": {"S": "DIRECTIVE"}})["Item"]
+    item = {k: v.get("S") for k, v in item.items()}
+    assert item["gsi1pk"] == "DIRS#SYS#catalog"
+    assert [k for k in KEY_ATTRS if "None" in str(item.get(k, ""))] == []
+    assert [i["id"] for i in hub.db.query("gsi1pk", "DIRS#SYS#catalog", index="gsi1", limit=10).items] == [
+        directive["id"]]
+
+
 # --- access -------------------------------------------------------------------------------------------------------
 
 def test_reads_take_any_key_and_writes_catalog_write(api, shelves):

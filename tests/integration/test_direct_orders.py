@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
+
+from tests.integration.test_directives import invoke, record, sqs_event
 
 _n = itertools.count()
 
@@ -135,3 +138,86 @@ def test_stats_equal_a_recount_after_a_concurrent_burst(shelf):
     assert shelf.new_key("channel:counter:read").get("/v1/orders/stats").json["totals"]["orders"] == 8
     assert shelf.new_key("channel:counter:read", "channel:till2").get("/v1/orders/stats").status == 403
     assert shelf.get("/v1/orders/stats?from=2026-01-10&to=2026-01-01").status == 400
+
+
+# --- cancelling gives the stock back --------------------------------------------------------------------------------
+
+def releases(api, ref):
+    return api.get(f"/v1/directives?order_ref={ref}&topic=stock.release").json["items"]
+
+
+@pytest.mark.parametrize("channel", ["counter", "checked"])
+def test_cancelling_a_confirmed_order_restocks_it_exactly_once(shelf, hub, channel):
+    from chalicelib.directives.contract import DirectiveContext
+    from chalicelib.domain.registry import registry
+
+    # A channel with a stock check holds its sessions' stock; its direct orders still deducted without holds.
+    shelf.channel("checked", pricing_policy="internal", config={"checks": {"stock": {"directive_topic": "stock.hold"}}})
+    ref = place(shelf, ("HAT", 2), ("MUG", "1.5"), channel=channel).json["ref"]
+    assert (stock(shelf, "HAT"), stock(shelf, "MUG")) == ("8", "3.5")
+    assert shelf.post(f"/v1/orders/{ref}/cancel", {"reason": "changed my mind"}).status == 200
+    [queued] = releases(shelf, ref)
+    assert invoke(shelf, sqs_event(record(queued["id"])), "directive_worker") == {"batchItemFailures": []}
+    assert shelf.get(f"/v1/directives/{queued['id']}").json["result"] == {"restocked": 2}
+    level = shelf.get("/v1/inventory/s1/MUG").json
+    # Numerically: moto keeps 3.5 + 1.5 as "5.0" where DynamoDB answers "5".
+    assert [Decimal(level[k]) for k in ("on_hand", "reserved", "available")] == [5, 0, 5]
+    assert stock(shelf, "HAT") == "10"
+
+    # Delivered again past the worker's claim (a crash between the restock and `done`), by 4 threads at once.
+    directive = hub.directives.get(queued["id"])
+    handler = registry.handler("stock.release")
+    barrier = threading.Barrier(4)
+
+    def run(_: int) -> dict:
+        barrier.wait()
+        return handler(directive, DirectiveContext(hub, directive.id, 2, 5))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(run, range(4))) == [{"restocked": 0}] * 4
+    assert (stock(shelf, "HAT"), Decimal(stock(shelf, "MUG"))) == ("10", 5)
+
+
+def test_concurrent_first_runs_of_a_restock_put_it_back_once(shelf, hub):
+    from chalicelib.directives.contract import DirectiveContext
+    from chalicelib.domain.registry import registry
+
+    ref = place(shelf, ("HAT", 3)).json["ref"]
+    assert shelf.post(f"/v1/orders/{ref}/cancel", {}).status == 200
+    directive = hub.directives.get(releases(shelf, ref)[0]["id"])
+    handler = registry.handler("stock.release")
+    barrier = threading.Barrier(6)
+
+    def run(_: int) -> dict:
+        barrier.wait()
+        return handler(directive, DirectiveContext(hub, directive.id, 1, 5))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(run, range(6)))
+    assert sorted(r["restocked"] for r in results) == [0, 0, 0, 0, 0, 1]
+    assert stock(shelf, "HAT") == "10"
+
+
+def test_a_cancel_after_shipping_does_not_restock(shelf):
+    shelf.channel("ships", pricing_policy="internal", config={"order_flow": {
+        "initial_status": "confirmed", "transitions": {"confirmed": ["shipped", "cancelled"], "shipped": ["cancelled"]},
+        "terminal_statuses": ["cancelled"]}})
+    ref = place(shelf, ("HAT", 1), channel="ships").json["ref"]
+    assert shelf.post(f"/v1/orders/{ref}/transition", {"status": "shipped"}).status == 200
+    assert shelf.post(f"/v1/orders/{ref}/cancel", {}).status == 200
+    assert releases(shelf, ref) == []
+    assert stock(shelf, "HAT") == "9"
+
+
+def test_a_rejected_order_restocks_nothing_when_cancelled(shelf):
+    rejected = place(shelf, ("HAT", 1), ("PEN", 1)).json
+    assert rejected["status"] == "rejected"
+    cancel = shelf.post(f"/v1/orders/{rejected['ref']}/cancel", {})
+    assert (cancel.status, cancel.error_code()) == (409, "invalid_transition")  # the default flow ends there
+    shelf.channel("lenient", pricing_policy="internal", config={"order_flow": {
+        "initial_status": "confirmed", "transitions": {"confirmed": ["cancelled"], "rejected": ["cancelled"]},
+        "terminal_statuses": ["cancelled"]}})
+    ref = place(shelf, ("HAT", 1), ("PEN", 1), channel="lenient").json["ref"]
+    assert shelf.post(f"/v1/orders/{ref}/cancel", {}).status == 200
+    assert releases(shelf, ref) == []
+    assert (stock(shelf, "HAT"), stock(shelf, "PEN")) == ("10", "0")

@@ -16,7 +16,16 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
-from chalicelib.search import CachedIndex, FetchedIndex, IndexStore, SearchDoc, SearchIndex, build_index
+from chalicelib.search import (
+    CachedIndex,
+    FetchedIndex,
+    IndexChanged,
+    IndexStore,
+    PublishedIndex,
+    SearchDoc,
+    SearchIndex,
+    build_index,
+)
 
 BUCKET = "omniman-search-test"
 KEY = "search/index.sqlite"
@@ -104,6 +113,19 @@ def test_republishing_identical_bytes_keeps_the_etag(store: IndexStore) -> None:
 def test_no_index_published_yet_is_not_an_error(store: IndexStore) -> None:
     assert store.fetch(None) is None
     assert store.fetch('"whatever"') is None
+
+
+def test_replace_puts_only_over_the_object_it_names(store: IndexStore) -> None:
+    assert store.head() is None
+    first_etag = store.replace(index_bytes("A Thing", version="1"), "1", None)  # nothing there yet: fine
+    first = store.head()
+    assert first == PublishedIndex(first_etag, "1")
+    with pytest.raises(IndexChanged):
+        store.replace(index_bytes("B Thing", version="1"), "1", None)  # something is there now
+    second_etag = store.replace(index_bytes("A Thing", "B Thing", version="2"), "2", first)
+    with pytest.raises(IndexChanged):
+        store.replace(index_bytes("Stale", version="3"), "3", first)  # built against what is gone
+    assert store.head() == PublishedIndex(second_etag, "2")
 
 
 def test_a_missing_bucket_is_an_error(s3: Any) -> None:

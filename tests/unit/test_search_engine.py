@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from chalicelib.inventory import seed_data
-from chalicelib.search import Hit, SearchDoc, SearchIndex, build_index, fts5_available, match_expression
+from chalicelib.search import (
+    Hit,
+    SearchDoc,
+    SearchIndex,
+    add_to_index,
+    build_index,
+    fts5_available,
+    match_expression,
+)
 from chalicelib.search.engine import MAX_QUERY_WORDS, SCHEMA_VERSION
 
 
@@ -452,3 +460,44 @@ def test_seed_stores_and_stock() -> None:
     assert sum(r["on_hand"] == 0 for r in rows) > len(rows) // 20
     assert sum(0 < r["on_hand"] < r["reorder_level"] for r in rows) > len(rows) // 20
     assert sum(r["on_hand"] >= r["reorder_level"] for r in rows) > len(rows) // 2
+
+
+# --- adding to a built index (a catalog write that only creates products) -----------------------------------------
+
+QUERIES = ["coffee", "cafe", "runn", "running shoes", "footwear", "socks hiking", "creme", "strasse", "tote", "bag"]
+
+
+def answers(index: SearchIndex) -> list[Any]:
+    """Everything a reader can ask, with scores: what an added-to index must answer like a full build."""
+    out: list[Any] = [index.version, index.doc_count]
+    for q in [*QUERIES, ""]:
+        out.append([(h.sku, round(h.score, 9)) for h in index.search(q, limit=50)])
+        out.append(skus(index.search(q, min_price_q=1000, max_price_q=9000, category_id="footwear", limit=50)))
+    out += [index.autocomplete(p) for p in ("c", "ca", "run", "tr", "s", "über")]
+    return out
+
+
+def test_adding_docs_answers_as_a_build_of_all_of_them():
+    # Built from part of the catalog in one order, the rest added in two writes: the same answers as one build.
+    first, second, third = DOCS[5:], DOCS[:2], DOCS[2:5]
+    grown = add_to_index(add_to_index(build_index(first, "1"), second, "2"), third, "3")
+    assert answers(SearchIndex.from_bytes(grown)) == answers(SearchIndex.from_bytes(build_index(DOCS, "3")))
+
+
+def test_adding_nothing_moves_only_the_version():
+    grown = SearchIndex.from_bytes(add_to_index(build_index(DOCS, "1"), [], "2"))
+    assert answers(grown)[1:] == answers(SearchIndex.from_bytes(build_index(DOCS, "1")))[1:]
+    assert grown.version == "2"
+
+
+def test_adding_a_sku_already_indexed_or_to_no_index_is_refused():
+    built = build_index(DOCS[:3], "1")
+    with pytest.raises(ValueError, match="already"):
+        add_to_index(built, [DOCS[0]], "2")
+    with pytest.raises(ValueError, match="duplicate"):
+        add_to_index(built, [DOCS[4], DOCS[4]], "2")
+    with pytest.raises(ValueError):
+        add_to_index(b"not an index at all", [DOCS[4]], "2")
+    with pytest.raises(ValueError):
+        add_to_index(built, [DOCS[4]], "")
+    assert SearchIndex.from_bytes(built).doc_count == 3  # what was given is never changed
