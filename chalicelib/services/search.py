@@ -9,7 +9,7 @@ catalog itself, so they are current too.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -18,10 +18,17 @@ from ..domain.errors import DomainError, InvalidInput
 from ..domain.models import Directive
 from ..domain.registry import Registry
 from ..inventory import keys as inventory_keys
-from ..search import CachedIndex, IndexStore, SearchDoc, SearchIndex, build_index
+from ..lazy import deferred
 from ..storage.aws import client
 from ..storage.db import Page, decode_cursor, encode_cursor
 from .hub import Hub
+
+if TYPE_CHECKING:
+    from ..search import CachedIndex, IndexStore, SearchIndex
+
+# chalicelib.search (the SQLite engine, the index store) is loaded by the first search or rebuild: no cold start of
+# any function imports SQLite.
+engine = deferred("chalicelib.search")
 
 INDEX_KEY = "catalog/search.sqlite"
 REINDEX = "catalog.reindex"
@@ -39,7 +46,7 @@ class SearchUnavailable(DomainError):
 def _store(hub: Hub) -> IndexStore:
     if not hub.settings.search_bucket:
         raise SearchUnavailable("search is not configured on this stage (OMNIMAN_SEARCH_BUCKET)")
-    return IndexStore(client("s3", hub.settings.aws_endpoint_url), hub.settings.search_bucket, INDEX_KEY)
+    return engine.IndexStore(client("s3", hub.settings.aws_endpoint_url), hub.settings.search_bucket, INDEX_KEY)
 
 
 def current_index(hub: Hub) -> SearchIndex | None:
@@ -49,7 +56,8 @@ def current_index(hub: Hub) -> SearchIndex | None:
     with _lock:
         cached = _cache.get(bucket)
         if cached is None:
-            cached = _cache[bucket] = CachedIndex(_store(hub), check_every_seconds=hub.settings.search_check_seconds)
+            every = hub.settings.search_check_seconds
+            cached = _cache[bucket] = engine.CachedIndex(_store(hub), check_every_seconds=every)
     return cached.current()
 
 
@@ -75,10 +83,10 @@ def reindex(hub: Hub) -> dict[str, Any]:
         if published_version(hub, store) >= version:
             return {"version": version, "rebuilt": built}
         categories = hub.inventory.store.categories_by_id()
-        docs = [SearchDoc(sku=p.sku, title=p.title, description=p.description or "", category_id=p.category,
+        docs = [engine.SearchDoc(sku=p.sku, title=p.title, description=p.description or "", category_id=p.category,
                           category_name=categories[p.category].name if p.category in categories else "",
                           price_q=p.price_q) for p in hub.inventory.store.all_products()]
-        store.publish(build_index(docs, str(version)), str(version))
+        store.publish(engine.build_index(docs, str(version)), str(version))
         built += 1
     return {"version": version, "rebuilt": built}
 
