@@ -36,7 +36,8 @@ def status_event_type(to_status: str) -> str:
 
 
 class EventMetadata(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     actor: str
     timestamp: str
@@ -44,7 +45,7 @@ class EventMetadata(BaseModel):
 
 
 class OrderEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # as EventMetadata
 
     event_id: str
     event_type: str

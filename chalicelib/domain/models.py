@@ -23,14 +23,15 @@ DirectiveStatus = Literal["queued", "running", "done", "failed", "dead"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- channels ---------------------------------------------------------------
 
 
 class CheckConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # as Model
 
     directive_topic: Code
     hold_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
@@ -62,7 +63,7 @@ class OrderFlow(Model):
 
 class ChannelConfig(BaseModel):
     # Contrib modules keep their own keys here (e.g. `pricing`), hence extra="allow".
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built on first use, as Model
 
     required_checks_on_commit: list[Code] = Field(default_factory=list)
     checks: dict[Code, CheckConfig] = Field(default_factory=dict)
@@ -116,7 +117,7 @@ class Check(Model):
 class IssueAction(BaseModel):
     """A way out of an issue, offered to the client; `id` is what resolve takes (`action` is its old name)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)  # as Model
 
     id: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("id", "action"))
     label: str = ""
@@ -126,7 +127,7 @@ class IssueAction(BaseModel):
 class Issue(BaseModel):
     """Something a check found. A blocking one stops commit until resolved or until the session changes."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # as Model
 
     id: str = ""
     source: str = ""  # the check code; its resolver handles the actions

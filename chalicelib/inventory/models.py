@@ -33,7 +33,8 @@ CommitMode = Literal["reserved", "direct"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Store(Model):
@@ -150,7 +151,8 @@ class HoldOwner(Model):
 
 
 class HoldLine(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     # Any string: a sku no product can have is reported as unknown, not as a malformed request.
     sku: Annotated[str, Field(min_length=1, max_length=200)]
@@ -192,7 +194,8 @@ class Availability(Model):
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class StoreBody(Body):
