@@ -4,7 +4,8 @@
 "timestamp", "version"}, "idempotency_key", "occurred_at"}`; `version` is the order's per-event sequence.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 from typing import Any, Literal
 

@@ -4,10 +4,11 @@ Money is integer minor units (`*_q`); quantities are Decimal. These models are
 what crosses every boundary (HTTP, DynamoDB, SQS), so they validate on the way in.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
@@ -43,7 +44,7 @@ class OrderFlow(Model):
     terminal_statuses: list[Code] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> OrderFlow:
+    def _consistent(self) -> Self:
         known = set(self.transitions) | set(self.terminal_statuses)
         for targets in self.transitions.values():
             known.update(targets)
@@ -76,7 +77,7 @@ class ChannelConfig(BaseModel):
     event_handlers: list[Code] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _required_checks_are_configured(self) -> ChannelConfig:
+    def _required_checks_are_configured(self) -> Self:
         missing = [c for c in self.required_checks_on_commit if c not in self.checks]
         if missing:
             raise ValueError(f"required_checks_on_commit names checks not configured in `checks`: {missing}")

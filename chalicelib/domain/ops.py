@@ -1,6 +1,7 @@
 """Session ops: parsed strictly, applied as pure transforms of a working copy of the session."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 from dataclasses import dataclass, field
 from decimal import Decimal

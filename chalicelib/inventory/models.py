@@ -3,7 +3,8 @@
 Money is integer minor units (`price_q`); quantities are Decimal, never float.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 import re
 from decimal import Decimal
