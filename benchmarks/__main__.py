@@ -125,12 +125,12 @@ def cold_rows(cold: coldstart.ColdStart, imports: list[coldstart.Import], packag
     modules, build, rest = (p * 1000 for p in cold.phases)
     low, high = cold.spread
     rows: list[Line] = [
-        Section(f"cold start (fresh interpreter, bytecode cached, CPU time, median of {cold.runs} runs each) "
+        Section(f"cold start (fresh interpreter, bytecode cached, CPU time, {cold.runs} runs each, side by side) "
                 "and package"),
         Row("import app / hello-world Chalice app", f"{cold.ratio:.2f}x", f"<= {COLD_START_TARGET}x",
             verdict(cold.ratio <= COLD_START_TARGET),
-            f"{cold.app_seconds * 1000:.0f} ms vs {cold.hello_seconds * 1000:.0f} ms (boto3 + a DynamoDB client), "
-            f"side by side; run by run {low:.2f}-{high:.2f}x (quartiles); wall clock {cold.wall_ratio:.2f}x "
+            f"median of the run-by-run ratios (quartiles {low:.2f}-{high:.2f}x); medians {cold.app_seconds * 1000:.0f} "
+            f"ms vs {cold.hello_seconds * 1000:.0f} ms (boto3 + a DynamoDB client); wall clock {cold.wall_ratio:.2f}x "
             f"({cold.app_wall_seconds * 1000:.0f} vs {cold.hello_wall_seconds * 1000:.0f} ms); import app's phases: "
             f"chalicelib.bootstrap's modules {modules:.0f} ms, hub() {build:.0f} ms, app.py's other imports and "
             f"routes {rest:.0f} ms"),

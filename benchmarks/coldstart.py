@@ -1,15 +1,15 @@
 """Cold start and package figures: `import app` beside a hello-world Chalice app, the biggest imports, the zip size.
 
 Each import runs in a fresh interpreter with the benchmark stage's environment, the two apps taking turns so a
-busy machine slows both alike; the figure is the median of the runs, timed inside the interpreter (so Python's
-own start-up, the same for both, is left out) in CPU time: an import is CPU work (its files are in the page cache),
-and on a shared machine the wall clock adds the time the process waited for a core, which depends on whatever else
-runs (on two cores shared by several jobs, the same import's wall time varies twofold). The wall-clock medians are
-reported beside it. Bytecode is cached in a temporary directory (PYTHONPYCACHEPREFIX) warmed by one unmeasured run
-of each, so neither app pays for compiling and the working tree gets no __pycache__ directories: that is how the
-deployed app starts, since infra.finalize ships the bytecode in the zip. One more figure leaves the code the zip
-ships (ours and its dependencies) uncompiled, as a package without .pyc files would start on Lambda, where only the
-runtime's boto3 comes compiled.
+busy machine slows both alike; the figure is the median of the run-by-run ratios (each app run over the hello-world
+run right after it), timed inside the interpreter (so Python's own start-up, the same for both, is left out) in CPU
+time: an import is CPU work (its files are in the page cache), and on a shared machine the wall clock adds the time
+the process waited for a core, which depends on whatever else runs (on two cores shared by several jobs, the same
+import's wall time varies twofold). The wall-clock medians are reported beside it. Bytecode is cached in a
+temporary directory (PYTHONPYCACHEPREFIX) warmed by one unmeasured run of each, so neither app pays for compiling
+and the working tree gets no __pycache__ directories: that is how the deployed app starts, since infra.finalize
+ships the bytecode in the zip. One more figure leaves the code the zip ships (ours and its dependencies)
+uncompiled, as a package without .pyc files would start on Lambda, where only the runtime's boto3 comes compiled.
 
 Run alone with `.venv/bin/python -m benchmarks.coldstart`.
 """
@@ -72,7 +72,10 @@ class ColdStart:
 
     @property
     def ratio(self) -> float:
-        return self.app_seconds / self.hello_seconds
+        """The median of the run-by-run ratios: a pair runs back to back, so a change of load between runs cancels
+        out of its ratio, and a burst that slows one pair moves the median little (the ratio of the two medians
+        moves whenever a burst lands on more runs of one app than of the other)."""
+        return statistics.median(self.pair_ratios)
 
     @property
     def wall_ratio(self) -> float:
@@ -296,10 +299,10 @@ def main() -> None:
         return
     cold = measure()
     low, high = cold.spread
-    print(f"import app {cold.app_seconds * 1000:.0f} ms, hello world {cold.hello_seconds * 1000:.0f} ms (CPU): "
-          f"{cold.ratio:.2f}x, run by run {low:.2f}-{high:.2f}x (quartiles); wall clock "
-          f"{cold.app_wall_seconds * 1000:.0f} vs {cold.hello_wall_seconds * 1000:.0f} ms, {cold.wall_ratio:.2f}x "
-          f"(uncompiled {cold.uncompiled_seconds * 1000:.0f} ms)")
+    print(f"import app / hello world: {cold.ratio:.2f}x (CPU time, the median run-by-run ratio; quartiles "
+          f"{low:.2f}-{high:.2f}x; medians {cold.app_seconds * 1000:.0f} vs {cold.hello_seconds * 1000:.0f} ms); "
+          f"wall clock {cold.app_wall_seconds * 1000:.0f} vs {cold.hello_wall_seconds * 1000:.0f} ms, "
+          f"{cold.wall_ratio:.2f}x (uncompiled {cold.uncompiled_seconds * 1000:.0f} ms)")
     print("phases (modules, hub(), rest):", ", ".join(f"{p * 1000:.0f} ms" for p in cold.phases))
     imports = import_profile()
     for imp in sorted((i for i in imports if i.module != "app"), key=lambda i: -i.cumulative_us)[:10]:
