@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from .startup import collector_paused
 
-# Everything the app imports at a cold start comes in through here (chalicelib/startup.py says why without the GC).
+# These imports and hub() are most of a cold start: both run without the collector (chalicelib/startup.py says why).
 with collector_paused():
     from .config import load_settings
     from .contrib import notifications, payments, pricing, stock

@@ -87,6 +87,23 @@ def test_threads_reading_first_all_wait_for_the_one_run(package) -> None:
     assert module.RUNS == [1]  # run once: a second run would have made a new list
 
 
+def test_threads_asking_for_the_same_module_at_once_get_one_module(package) -> None:
+    name = write(package, "shared", "VALUE = 1\n")
+    start = threading.Barrier(8)
+    got: list[ModuleType] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(deferred(name))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(module) for module in got}) == 1 and got[0] is sys.modules[name]
+
+
 def test_a_body_that_fails_fails_its_reader_and_runs_again_at_the_next_read(package) -> None:
     pkg = package[0]
     switch = __import__(write(package, "switch", "ready = False\n"), fromlist=["ready"])
