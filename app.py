@@ -24,10 +24,7 @@ from chalicelib.http import (
     search_api,
 )
 from chalicelib.http.chalice_app import ThreadSafeChalice
-from chalicelib.http.contract import E, Media, Page, optional
-from chalicelib.http.guard import guard
-from chalicelib.http.routes import RouteTable
-from chalicelib.http.schemas import (
+from chalicelib.http.codes import (
     ACTOR,
     CATEGORY,
     CHANNEL,
@@ -62,45 +59,10 @@ from chalicelib.http.schemas import (
     VALIDATED,
     VERSIONED,
     WEBHOOK,
-    ApiKey,
-    AutocompleteQuery,
-    Cancelled,
-    Changes,
-    ChangesQuery,
-    CheckWritten,
-    Committed,
-    DirectiveQuery,
-    Health,
-    HistoryEntry,
-    Imported,
-    Me,
-    NewApiKey,
-    OrderChanged,
-    OrderQuery,
-    PageQuery,
-    Paid,
-    PaymentRecord,
-    ProductQuery,
-    Rechecked,
-    Redriven,
-    RefHolder,
-    RefQuery,
-    Refunded,
-    RetriedDirective,
-    SearchHit,
-    SearchQuery,
-    SessionQuery,
-    ShipmentRecord,
-    Shipped,
-    Stats,
-    StatsQuery,
-    StockQuery,
-    Titles,
-    Transitioned,
-    WebhookDelivery,
-    WebhookOutcome,
-    WebhookQuery,
 )
+from chalicelib.http.contract import E, Media, Models, Page, optional
+from chalicelib.http.guard import guard
+from chalicelib.http.routes import RouteTable
 from chalicelib.inventory.models import (
     Category,
     CategoryBody,
@@ -117,18 +79,11 @@ from chalicelib.inventory.models import (
 )
 from chalicelib.inventory.service import field_codes, sweep_expired_holds
 from chalicelib.observability import observe
-from chalicelib.services.api_keys import KeyBody
-from chalicelib.services.channels import ChannelBody
-from chalicelib.services.checks import CheckResultBody
-from chalicelib.services.commands import CancelBody, DeliverBody, PayBody, RefundBody, ShipBody
-from chalicelib.services.commit import CommitBody
-from chalicelib.services.direct_orders import DirectOrderBody
-from chalicelib.services.directives import RedriveBody, relay_outbox
-from chalicelib.services.modify import ModifyBody
-from chalicelib.services.orders import TransitionBody
-from chalicelib.services.provider_webhooks import WebhookEvent
-from chalicelib.services.resolve import ResolveBody
-from chalicelib.services.sessions import CreateSessionBody
+from chalicelib.services.directives import relay_outbox
+
+# Contract models imported only for their routes are named, not imported: the OpenAPI document imports them when it
+# is first built, and a route's services are imported by its first request (chalicelib/http/contract.py, Models).
+schemas, services = Models("chalicelib.http.schemas"), Models("chalicelib.services")
 
 app = ThreadSafeChalice(app_name="omniman")
 HUB = hub()  # fails fast at import when the environment is incomplete (I10)
@@ -151,7 +106,7 @@ def admit_and_observe(event: Request, get_response: Any) -> Response:
 
 
 # --- health and channels ----------------------------------------------------------------------------------------
-@route("/v1/health", "GET", PUBLIC, returns=Health)
+@route("/v1/health", "GET", PUBLIC, returns=schemas.Health)
 def health() -> Response:
     return api.health(req(), HUB)
 
@@ -167,12 +122,12 @@ def api_docs() -> Response:
     return docs_api.docs(req(), route)
 
 
-@route("/v1/channels", "GET", ANY_KEY, query=PageQuery, returns=Page(Channel))
+@route("/v1/channels", "GET", ANY_KEY, query=schemas.PageQuery, returns=Page(Channel))
 def list_channels() -> Response:
     return api.list_channels(req(), HUB)
 
 
-@route("/v1/channels", "POST", ADMIN, body=ChannelBody, returns={201: Channel},
+@route("/v1/channels", "POST", ADMIN, body=services.channels.ChannelBody, returns={201: Channel},
        errors=CHANNEL_CONFIG | E(409, "channel_exists") | E(422, "missing_code"))
 def create_channel() -> Response:
     return api.create_channel(req(), HUB)
@@ -183,46 +138,48 @@ def get_channel(code: str) -> Response:
     return api.get_channel(req(), HUB, code)
 
 
-@route("/v1/channels/{code}", "PUT", ADMIN, body=ChannelBody, headers=(IF_MATCH,), returns=Channel,
+@route("/v1/channels/{code}", "PUT", ADMIN, body=services.channels.ChannelBody, headers=(IF_MATCH,), returns=Channel,
        errors=CHANNEL | VERSIONED | CHANNEL_CONFIG | E(422, "code_mismatch"))
 def put_channel(code: str) -> Response:
     return api.put_channel(req(), HUB, code)
 
 
 # --- API keys -----------------------------------------------------------------------------------------------------
-@route("/v1/me", "GET", ANY_KEY, returns=Me)
+@route("/v1/me", "GET", ANY_KEY, returns=schemas.Me)
 def whoami() -> Response:
     return keys_api.whoami(req(), HUB)
 
 
-@route("/v1/keys", "GET", ADMIN, query=PageQuery, returns=Page(ApiKey))
+@route("/v1/keys", "GET", ADMIN, query=schemas.PageQuery, returns=Page(schemas.ApiKey))
 def list_keys() -> Response:
     return keys_api.list_keys(req(), HUB)
 
 
-@route("/v1/keys", "POST", ADMIN, body=KeyBody, returns={201: NewApiKey}, errors=E(409, "key_exists"))
+@route("/v1/keys", "POST", ADMIN, body=services.api_keys.KeyBody, returns={201: schemas.NewApiKey}, errors=E(409,
+       "key_exists"))
 def create_key() -> Response:
     return keys_api.create_key(req(), HUB)
 
 
-@route("/v1/keys/{key_id}", "GET", ADMIN, returns=ApiKey, errors=KEY)
+@route("/v1/keys/{key_id}", "GET", ADMIN, returns=schemas.ApiKey, errors=KEY)
 def get_key(key_id: str) -> Response:
     return keys_api.get_key(req(), HUB, key_id)
 
 
-@route("/v1/keys/{key_id}/revoke", "POST", ADMIN, body=None, returns=ApiKey, errors=KEY)
+@route("/v1/keys/{key_id}/revoke", "POST", ADMIN, body=None, returns=schemas.ApiKey, errors=KEY)
 def revoke_key(key_id: str) -> Response:
     return keys_api.revoke_key(req(), HUB, key_id)
 
 
 # --- sessions ---------------------------------------------------------------------------------------------------
-@route("/v1/channels/{code}/sessions", "GET", CHANNEL_READ, query=SessionQuery, returns=Page(Session),
+@route("/v1/channels/{code}/sessions", "GET", CHANNEL_READ, query=schemas.SessionQuery, returns=Page(Session),
        errors=CHANNEL)
 def list_sessions(code: str) -> Response:
     return api.list_sessions(req(), HUB, code)
 
 
-@route("/v1/channels/{code}/sessions", "POST", CHANNEL_WRITE, body=optional(CreateSessionBody), headers=(ACTOR,),
+@route("/v1/channels/{code}/sessions", "POST", CHANNEL_WRITE, body=optional(services.sessions.CreateSessionBody),
+       headers=(ACTOR,),
        returns={201: Session}, errors=CHANNEL | E(409, "session_exists", "ref_taken") | E(422, "session_too_large"))
 def create_session(code: str) -> Response:
     return api.create_session(req(), HUB, code)
@@ -234,14 +191,16 @@ def get_session(code: str, key: str) -> Response:
     return api.get_session(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/modify", "POST", CHANNEL_WRITE, body=ModifyBody, headers=(IF_MATCH, ACTOR),
+@route("/v1/channels/{code}/sessions/{key}/modify", "POST", CHANNEL_WRITE, body=services.modify.ModifyBody,
+       headers=(IF_MATCH, ACTOR),
        returns=Session, errors=OPEN_SESSION | OPS | VALIDATED)
 def modify_session(code: str, key: str) -> Response:
     return api.modify_session(req(), HUB, code, key)
 
 
 @route("/v1/channels/{code}/sessions/{key}/commit", "POST", CHANNEL_WRITE, limits=("commit",),
-       body=optional(CommitBody), headers=(IDEMPOTENCY_KEY, ACTOR), returns={200: Committed, 201: Committed},
+       body=optional(services.commit.CommitBody), headers=(IDEMPOTENCY_KEY, ACTOR), returns={200: schemas.Committed,
+       201: schemas.Committed},
        errors=COMMIT | VALIDATED)
 def commit_session(code: str, key: str) -> Response:
     return api.commit_session(req(), HUB, code, key, app.lambda_context)
@@ -253,38 +212,41 @@ def abandon_session(code: str, key: str) -> Response:
     return api.abandon_session(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/resolve", "POST", CHANNEL_WRITE, body=ResolveBody,
+@route("/v1/channels/{code}/sessions/{key}/resolve", "POST", CHANNEL_WRITE, body=services.resolve.ResolveBody,
        headers=(IF_MATCH, ACTOR, IDEMPOTENCY_KEY), returns=Session, errors=RESOLVE | VALIDATED)
 def resolve_issue(code: str, key: str) -> Response:
     return api.resolve_issue(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/recheck", "POST", CHANNEL_WRITE, body=None, returns={202: Rechecked},
+@route("/v1/channels/{code}/sessions/{key}/recheck", "POST", CHANNEL_WRITE, body=None, returns={202: schemas.Rechecked},
        errors=OPEN_SESSION | E(409, "empty_session"))
 def recheck_session(code: str, key: str) -> Response:
     return api.recheck_session(req(), HUB, code, key)
 
 
-@route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", "POST", CHANNEL_WRITE, body=CheckResultBody,
-       returns=CheckWritten, errors=SESSION | CONTENTION | E(404, "check_not_found") | E(422, "session_too_large"))
+@route("/v1/channels/{code}/sessions/{key}/checks/{check_code}", "POST", CHANNEL_WRITE,
+       body=services.checks.CheckResultBody,
+       returns=schemas.CheckWritten, errors=SESSION | CONTENTION | E(404, "check_not_found") | E(422,
+       "session_too_large"))
 def write_check(code: str, key: str, check_code: str) -> Response:
     return api.write_check(req(), HUB, code, key, check_code)
 
 
 # --- orders -----------------------------------------------------------------------------------------------------
-@route("/v1/orders", "GET", ANY_KEY, query=OrderQuery, returns=Page(Order))
+@route("/v1/orders", "GET", ANY_KEY, query=schemas.OrderQuery, returns=Page(Order))
 def list_orders() -> Response:
     return api.list_orders(req(), HUB)
 
 
 # The body names the channel: the service checks the key may write it.
-@route("/v1/orders", "POST", RESOURCE, body=DirectOrderBody, headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR),
+@route("/v1/orders", "POST", RESOURCE, body=services.direct_orders.DirectOrderBody,
+       headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR),
        returns={201: Order}, errors=DIRECT_ORDER)
 def create_direct_order() -> Response:
     return direct_api.create_order(req(), HUB)
 
 
-@route("/v1/orders/stats", "GET", ANY_KEY, query=StatsQuery, returns=Stats)
+@route("/v1/orders/stats", "GET", ANY_KEY, query=schemas.StatsQuery, returns=schemas.Stats)
 def order_stats() -> Response:
     return direct_api.stats(req(), HUB)
 
@@ -294,82 +256,89 @@ def get_order(ref: str) -> Response:
     return api.get_order(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/events", "GET", RESOURCE, query=PageQuery, returns=Page(OrderEvent), errors=ORDER)
+@route("/v1/orders/{ref}/events", "GET", RESOURCE, query=schemas.PageQuery, returns=Page(OrderEvent), errors=ORDER)
 def order_events(ref: str) -> Response:
     return api.order_events(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/transition", "POST", RESOURCE, body=TransitionBody, headers=(ACTOR, IDEMPOTENCY_KEY),
-       returns=Transitioned, errors=ORDER_COMMAND)
+@route("/v1/orders/{ref}/transition", "POST", RESOURCE, body=services.orders.TransitionBody, headers=(ACTOR,
+       IDEMPOTENCY_KEY),
+       returns=schemas.Transitioned, errors=ORDER_COMMAND)
 def transition_order(ref: str) -> Response:
     return api.transition_order(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/history", "GET", RESOURCE, returns=Page(HistoryEntry), errors=ORDER)
+@route("/v1/orders/{ref}/history", "GET", RESOURCE, returns=Page(schemas.HistoryEntry), errors=ORDER)
 def order_history(ref: str) -> Response:
     return lifecycle_api.history(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/pay", "POST", RESOURCE, body=optional(PayBody), headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR),
-       returns={200: Paid, 202: Paid}, errors=ORDER_COMMAND | PAYMENT)
+@route("/v1/orders/{ref}/pay", "POST", RESOURCE, body=optional(services.commands.PayBody),
+       headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR),
+       returns={200: schemas.Paid, 202: schemas.Paid}, errors=ORDER_COMMAND | PAYMENT)
 def pay_order(ref: str) -> Response:
     return lifecycle_api.pay(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/cancel", "POST", RESOURCE, body=optional(CancelBody), headers=(IDEMPOTENCY_KEY, ACTOR),
-       returns=Cancelled, errors=ORDER_COMMAND)
+@route("/v1/orders/{ref}/cancel", "POST", RESOURCE, body=optional(services.commands.CancelBody),
+       headers=(IDEMPOTENCY_KEY, ACTOR),
+       returns=schemas.Cancelled, errors=ORDER_COMMAND)
 def cancel_order(ref: str) -> Response:
     return lifecycle_api.cancel(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/ship", "POST", RESOURCE, body=ShipBody, headers=(IDEMPOTENCY_KEY, ACTOR), returns=Shipped,
+@route("/v1/orders/{ref}/ship", "POST", RESOURCE, body=services.commands.ShipBody, headers=(IDEMPOTENCY_KEY, ACTOR),
+       returns=schemas.Shipped,
        errors=ORDER_COMMAND)
 def ship_order(ref: str) -> Response:
     return lifecycle_api.ship(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/deliver", "POST", RESOURCE, body=optional(DeliverBody), headers=(IDEMPOTENCY_KEY, ACTOR),
-       returns=OrderChanged, errors=ORDER_COMMAND)
+@route("/v1/orders/{ref}/deliver", "POST", RESOURCE, body=optional(services.commands.DeliverBody),
+       headers=(IDEMPOTENCY_KEY, ACTOR),
+       returns=schemas.OrderChanged, errors=ORDER_COMMAND)
 def deliver_order(ref: str) -> Response:
     return lifecycle_api.deliver(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/refund", "POST", RESOURCE, body=optional(RefundBody),
-       headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR), returns={200: Refunded, 202: Refunded}, errors=ORDER_COMMAND | REFUND)
+@route("/v1/orders/{ref}/refund", "POST", RESOURCE, body=optional(services.commands.RefundBody),
+       headers=(IDEMPOTENCY_KEY_REQUIRED, ACTOR), returns={200: schemas.Refunded, 202: schemas.Refunded},
+       errors=ORDER_COMMAND | REFUND)
 def refund_order(ref: str) -> Response:
     return lifecycle_api.refund(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/payments", "GET", RESOURCE, returns=Page(PaymentRecord), errors=ORDER)
+@route("/v1/orders/{ref}/payments", "GET", RESOURCE, returns=Page(schemas.PaymentRecord), errors=ORDER)
 def order_payments(ref: str) -> Response:
     return lifecycle_api.payments(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/shipments", "GET", RESOURCE, returns=Page(ShipmentRecord), errors=ORDER)
+@route("/v1/orders/{ref}/shipments", "GET", RESOURCE, returns=Page(schemas.ShipmentRecord), errors=ORDER)
 def order_shipments(ref: str) -> Response:
     return lifecycle_api.shipments(req(), HUB, ref)
 
 
-@route("/v1/orders/{ref}/webhooks", "GET", RESOURCE, query=PageQuery, returns=Page(WebhookDelivery), errors=ORDER)
+@route("/v1/orders/{ref}/webhooks", "GET", RESOURCE, query=schemas.PageQuery, returns=Page(schemas.WebhookDelivery),
+       errors=ORDER)
 def order_webhooks(ref: str) -> Response:
     return lifecycle_api.webhook_log(req(), HUB, ref)
 
 
 # --- change feed: every order event and session commit/abandon per channel, resumable, long-polled --------------
-@route("/v1/changes", "GET", ANY_KEY, query=ChangesQuery, returns=Changes, errors=FEED)
+@route("/v1/changes", "GET", ANY_KEY, query=schemas.ChangesQuery, returns=schemas.Changes, errors=FEED)
 def list_changes() -> Response:
     return feed_api.changes_after(req(), HUB)
 
 
 # --- external references (a marketplace's order id, a POS ticket): unique per channel, carried to the order ----
 @route("/v1/orders/{ref}/refs/{namespace}", "PUT", RESOURCE, body=RefBody, headers=(IDEMPOTENCY_KEY, ACTOR),
-       returns=OrderChanged, errors=ORDER | CONTENTION | REF)
+       returns=schemas.OrderChanged, errors=ORDER | CONTENTION | REF)
 def set_order_ref(ref: str, namespace: str) -> Response:
     return refs_api.set_order_ref(req(), HUB, ref, namespace)
 
 
 @route("/v1/orders/{ref}/refs/{namespace}", "DELETE", RESOURCE, body=None, headers=(IDEMPOTENCY_KEY, ACTOR),
-       returns=OrderChanged, errors=ORDER | CONTENTION | REF_GONE)
+       returns=schemas.OrderChanged, errors=ORDER | CONTENTION | REF_GONE)
 def remove_order_ref(ref: str, namespace: str) -> Response:
     return refs_api.remove_order_ref(req(), HUB, ref, namespace)
 
@@ -386,38 +355,41 @@ def remove_session_ref(code: str, key: str, namespace: str) -> Response:
     return refs_api.remove_session_ref(req(), HUB, code, key, namespace)
 
 
-@route("/v1/refs/{namespace}/{value}", "GET", ANY_KEY, query=RefQuery, returns=RefHolder,
+@route("/v1/refs/{namespace}/{value}", "GET", ANY_KEY, query=schemas.RefQuery, returns=schemas.RefHolder,
        errors=REF_GONE | E(400, "invalid_ref"))
 def find_ref(namespace: str, value: str) -> Response:
     return refs_api.find(req(), HUB, namespace, value)
 
 
 # --- catalog search ---------------------------------------------------------------------------------------------
-@route("/v1/products/search", "GET", ANY_KEY, query=SearchQuery, returns=Page(SearchHit), errors=SEARCH)
+@route("/v1/products/search", "GET", ANY_KEY, query=schemas.SearchQuery, returns=Page(schemas.SearchHit), errors=SEARCH)
 def search_products() -> Response:
     return search_api.search_products(req(), HUB)
 
 
-@route("/v1/products/autocomplete", "GET", ANY_KEY, query=AutocompleteQuery, returns=Titles, errors=SEARCH)
+@route("/v1/products/autocomplete", "GET", ANY_KEY, query=schemas.AutocompleteQuery, returns=schemas.Titles,
+       errors=SEARCH)
 def autocomplete_products() -> Response:
     return search_api.autocomplete(req(), HUB)
 
 
 # --- provider webhooks: signed by the provider instead of a key ---------------------------------------------------
-@route("/v1/webhooks/payment", "POST", SIGNED, body=WebhookEvent, query=WebhookQuery, headers=(SIGNATURE,),
-       returns={200: WebhookOutcome, 202: WebhookOutcome}, errors=WEBHOOK | CONTENTION)
+@route("/v1/webhooks/payment", "POST", SIGNED, body=services.provider_webhooks.WebhookEvent,
+       query=schemas.WebhookQuery, headers=(SIGNATURE,),
+       returns={200: schemas.WebhookOutcome, 202: schemas.WebhookOutcome}, errors=WEBHOOK | CONTENTION)
 def payment_webhook() -> Response:
     return lifecycle_api.receive_webhook(req(), HUB, "payment")
 
 
-@route("/v1/webhooks/shipping", "POST", SIGNED, body=WebhookEvent, query=WebhookQuery, headers=(SIGNATURE,),
-       returns={200: WebhookOutcome, 202: WebhookOutcome}, errors=WEBHOOK | CONTENTION)
+@route("/v1/webhooks/shipping", "POST", SIGNED, body=services.provider_webhooks.WebhookEvent,
+       query=schemas.WebhookQuery, headers=(SIGNATURE,),
+       returns={200: schemas.WebhookOutcome, 202: schemas.WebhookOutcome}, errors=WEBHOOK | CONTENTION)
 def shipping_webhook() -> Response:
     return lifecycle_api.receive_webhook(req(), HUB, "shipping")
 
 
 # --- directives -------------------------------------------------------------------------------------------------
-@route("/v1/directives", "GET", OPERATOR, query=DirectiveQuery, returns=Page(Directive))
+@route("/v1/directives", "GET", OPERATOR, query=schemas.DirectiveQuery, returns=Page(Directive))
 def list_directives() -> Response:
     return api.list_directives(req(), HUB)
 
@@ -428,13 +400,14 @@ def get_directive(directive_id: str) -> Response:
 
 
 @route("/v1/directives/{directive_id}/retry", "POST", OPERATOR, body=None, headers=(IDEMPOTENCY_KEY,),
-       returns={200: RetriedDirective, 202: RetriedDirective},
+       returns={200: schemas.RetriedDirective, 202: schemas.RetriedDirective},
        errors=DIRECTIVE | UNREADABLE_BODY | E(409, "directive_done"))
 def retry_directive(directive_id: str) -> Response:
     return api.retry_directive(req(), HUB, directive_id)
 
 
-@route("/v1/directives/redrive", "POST", OPERATOR, body=optional(RedriveBody), returns=Redriven)
+@route("/v1/directives/redrive", "POST", OPERATOR, body=optional(services.directives.RedriveBody),
+       returns=schemas.Redriven)
 def redrive_directives() -> Response:
     return api.redrive_directives(req(), HUB)
 
@@ -458,7 +431,7 @@ def outbox_relay(event: CloudWatchEvent) -> dict[str, int]:
 
 # --- inventory --------------------------------------------------------------------------------------------------
 
-@route("/v1/stores", "GET", ANY_KEY, query=PageQuery, returns=Page(Store))
+@route("/v1/stores", "GET", ANY_KEY, query=schemas.PageQuery, returns=Page(Store))
 def list_stores() -> Response:
     return inventory_api.list_stores(req(), HUB)
 
@@ -474,7 +447,7 @@ def get_store(code: str) -> Response:
     return inventory_api.get_store(req(), HUB, code)
 
 
-@route("/v1/categories", "GET", ANY_KEY, query=PageQuery, returns=Page(Category))
+@route("/v1/categories", "GET", ANY_KEY, query=schemas.PageQuery, returns=Page(Category))
 def list_categories() -> Response:
     return inventory_api.list_categories(req(), HUB)
 
@@ -491,7 +464,7 @@ def get_category(code: str) -> Response:
     return inventory_api.get_category(req(), HUB, code)
 
 
-@route("/v1/products", "GET", ANY_KEY, query=ProductQuery, returns=Page(Product))
+@route("/v1/products", "GET", ANY_KEY, query=schemas.ProductQuery, returns=Page(Product))
 def list_products() -> Response:
     return inventory_api.list_products(req(), HUB)
 
@@ -515,12 +488,12 @@ def put_product(sku: str) -> Response:
     return inventory_api.put_product(req(), HUB, sku)
 
 
-@route("/v1/catalog/import", "POST", CATALOG, body=ImportBody, returns=Imported, errors=IMPORT)
+@route("/v1/catalog/import", "POST", CATALOG, body=ImportBody, returns=schemas.Imported, errors=IMPORT)
 def import_catalog() -> Response:
     return inventory_api.import_catalog(req(), HUB)
 
 
-@route("/v1/inventory", "GET", ANY_KEY, query=StockQuery, returns=Page(StockRow))
+@route("/v1/inventory", "GET", ANY_KEY, query=schemas.StockQuery, returns=Page(StockRow))
 def list_stock() -> Response:
     return inventory_api.list_stock(req(), HUB)
 

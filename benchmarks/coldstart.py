@@ -1,12 +1,15 @@
 """Cold start and package figures: `import app` beside a hello-world Chalice app, the biggest imports, the zip size.
 
 Each import runs in a fresh interpreter with the benchmark stage's environment, the two apps taking turns so a
-busy machine slows both alike; the figure is the median of the runs, timed inside the interpreter (so Python's
-own start-up, the same for both, is left out). Bytecode is cached in a temporary directory
-(PYTHONPYCACHEPREFIX) warmed by one unmeasured run of each, so neither app pays for compiling and the working
-tree gets no __pycache__ directories: that is how the deployed app starts, since infra.finalize ships the
-bytecode in the zip. One more figure leaves the code the zip ships (ours and its dependencies) uncompiled, as a
-package without .pyc files would start on Lambda, where only the runtime's boto3 comes compiled.
+busy machine slows both alike; the figure is the median of the run-by-run ratios (each app run over the hello-world
+run right after it), timed inside the interpreter (so Python's own start-up, the same for both, is left out) in CPU
+time: an import is CPU work (its files are in the page cache), and on a shared machine the wall clock adds the time
+the process waited for a core, which depends on whatever else runs (on two cores shared by several jobs, the same
+import's wall time varies twofold). The wall-clock medians are reported beside it. Bytecode is cached in a
+temporary directory (PYTHONPYCACHEPREFIX) warmed by one unmeasured run of each, so neither app pays for compiling
+and the working tree gets no __pycache__ directories: that is how the deployed app starts, since infra.finalize
+ships the bytecode in the zip. One more figure leaves the code the zip ships (ours and its dependencies)
+uncompiled, as a package without .pyc files would start on Lambda, where only the runtime's boto3 comes compiled.
 
 Run alone with `.venv/bin/python -m benchmarks.coldstart`.
 """
@@ -17,6 +20,7 @@ import importlib.metadata
 import io
 import os
 import py_compile
+import re
 import shutil
 import statistics
 import subprocess
@@ -34,11 +38,13 @@ from benchmarks.emulated import BENCH_ENV
 from infra.finalize import is_runtime_provided, pyc_name
 
 PROJECT = Path(__file__).resolve().parent.parent
-RUNS = 7
-TIMED_IMPORT = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
-# What `import app` spends, phase by phase: the modules, building the Hub (clients, stores), the app module's rest.
-PHASES = ("import time; t0 = time.perf_counter(); import chalicelib.bootstrap as b; t1 = time.perf_counter(); "
-          "b.hub(); t2 = time.perf_counter(); import app; t3 = time.perf_counter(); print(t1 - t0, t2 - t1, t3 - t2)")
+# Each app's median settles at about 15 runs on two shared cores (at 7 it moved by +-0.15x from one run to the next).
+RUNS = 15
+TIMED_IMPORT = ("import time; w, c = time.perf_counter(), time.process_time(); import app; "
+                "print(time.process_time() - c, time.perf_counter() - w)")
+# What `import app` spends, phase by phase (CPU time): the modules, building the Hub (clients, stores), the rest.
+PHASES = ("import time; t0 = time.process_time(); import chalicelib.bootstrap as b; t1 = time.process_time(); "
+          "b.hub(); t2 = time.process_time(); import app; t3 = time.process_time(); print(t1 - t0, t2 - t1, t3 - t2)")
 HELLO_WORLD = '''"""The baseline: a Chalice app that imports boto3 and makes a DynamoDB client."""
 import boto3
 from chalice import Chalice
@@ -55,15 +61,31 @@ def index():
 
 @dataclass(frozen=True)
 class ColdStart:
-    app_seconds: float
+    app_seconds: float  # CPU time, median
     hello_seconds: float
+    app_wall_seconds: float  # wall clock, median
+    hello_wall_seconds: float
+    pair_ratios: tuple[float, ...]  # each app run over the hello-world run right after it, sorted
     uncompiled_seconds: float
     phases: tuple[float, float, float]  # modules, hub(), the rest of app.py
     runs: int
 
     @property
     def ratio(self) -> float:
-        return self.app_seconds / self.hello_seconds
+        """The median of the run-by-run ratios: a pair runs back to back, so a change of load between runs cancels
+        out of its ratio, and a burst that slows one pair moves the median little (the ratio of the two medians
+        moves whenever a burst lands on more runs of one app than of the other)."""
+        return statistics.median(self.pair_ratios)
+
+    @property
+    def wall_ratio(self) -> float:
+        return self.app_wall_seconds / self.hello_wall_seconds
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        """The middle half of the run-by-run ratios (their quartiles): how much one run's load moved the figure."""
+        quartiles = statistics.quantiles(self.pair_ratios, n=4)
+        return quartiles[0], quartiles[2]
 
 
 @dataclass(frozen=True)
@@ -116,14 +138,53 @@ def measure(runs: int = RUNS) -> ColdStart:
             else:
                 for pyc in cached.parent.glob(f"{root.stem}.*.pyc"):
                     pyc.unlink()
-        app_times, hello_times = [], []
+        app_runs, hello_runs = [], []
         for _ in range(runs):
-            app_times.append(float(_python(TIMED_IMPORT, PROJECT, warm).stdout))
-            hello_times.append(float(_python(TIMED_IMPORT, hello, warm).stdout))
-        uncompiled = [float(_python(TIMED_IMPORT, PROJECT, cold).stdout) for _ in range(3)]
+            app_runs.append(_timed(PROJECT, warm))
+            hello_runs.append(_timed(hello, warm))
+        uncompiled = [_timed(PROJECT, cold)[0] for _ in range(3)]
         modules, build, rest = (float(x) for x in _python(PHASES, PROJECT, warm).stdout.split())
-    return ColdStart(statistics.median(app_times), statistics.median(hello_times), statistics.median(uncompiled),
-                     (modules, build, rest), runs)
+    median = statistics.median
+    return ColdStart(median(cpu for cpu, _ in app_runs), median(cpu for cpu, _ in hello_runs),
+                     median(wall for _, wall in app_runs), median(wall for _, wall in hello_runs),
+                     tuple(sorted(a[0] / h[0] for a, h in zip(app_runs, hello_runs, strict=True))),
+                     median(uncompiled), (modules, build, rest), runs)
+
+
+def _timed(cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """`import app` in a fresh interpreter: (CPU seconds, wall seconds)."""
+    cpu, wall = _python(TIMED_IMPORT, cwd, env).stdout.split()
+    return float(cpu), float(wall)
+
+
+def instructions() -> tuple[int, int] | None:
+    """Instructions each app's import executes (valgrind's callgrind; None without valgrind): (app, hello world).
+
+    The same on a busy machine as on an idle one, where times are not; slow (a minute or two), so `make bench` leaves
+    it out (`python -m benchmarks.coldstart --instructions`). Each count is a fresh interpreter's minus a bare one's,
+    both ending with os._exit so that neither counts the interpreter's shutdown.
+    """
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="omniman-bench-") as tmp:
+        hello = Path(tmp) / "hello"
+        hello.mkdir()
+        (hello / "app.py").write_text(HELLO_WORLD)
+        env = {**_env(str(Path(tmp) / "pycache")), "PYTHONHASHSEED": "0"}
+
+        def count(code: str, cwd: Path) -> int:
+            code += "; import os; os._exit(0)"
+            _python(code, cwd, env)  # compiles into the cache first
+            proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/callgrind.out",
+                                   "--cache-sim=no", sys.executable, "-c", code], cwd=cwd, env=env,
+                                  capture_output=True, text=True, timeout=900, check=True)
+            found = re.search(r"Collected : (\d+)", proc.stderr)
+            if found is None:
+                raise RuntimeError(f"no instruction count from valgrind:\n{proc.stderr[-2000:]}")
+            return int(found.group(1))
+
+        bare = count("pass", PROJECT)
+        return count("import app", PROJECT) - bare, count("import app", hello) - bare
 
 
 def import_profile() -> list[Import]:
@@ -228,9 +289,20 @@ def _closure(requirements: Path) -> list[importlib.metadata.Distribution]:
 
 
 def main() -> None:
+    if "--instructions" in sys.argv[1:]:
+        counts = instructions()
+        if counts is None:
+            print("valgrind is not installed")
+        else:
+            print(f"instructions: import app {counts[0] / 1e6:,.0f} M, hello world {counts[1] / 1e6:,.0f} M: "
+                  f"{counts[0] / counts[1]:.2f}x")
+        return
     cold = measure()
-    print(f"import app {cold.app_seconds * 1000:.0f} ms, hello world {cold.hello_seconds * 1000:.0f} ms: "
-          f"{cold.ratio:.2f}x (uncompiled {cold.uncompiled_seconds * 1000:.0f} ms)")
+    low, high = cold.spread
+    print(f"import app / hello world: {cold.ratio:.2f}x (CPU time, the median run-by-run ratio; quartiles "
+          f"{low:.2f}-{high:.2f}x; medians {cold.app_seconds * 1000:.0f} vs {cold.hello_seconds * 1000:.0f} ms); "
+          f"wall clock {cold.app_wall_seconds * 1000:.0f} vs {cold.hello_wall_seconds * 1000:.0f} ms, "
+          f"{cold.wall_ratio:.2f}x (uncompiled {cold.uncompiled_seconds * 1000:.0f} ms)")
     print("phases (modules, hub(), rest):", ", ".join(f"{p * 1000:.0f} ms" for p in cold.phases))
     imports = import_profile()
     for imp in sorted((i for i in imports if i.module != "app"), key=lambda i: -i.cumulative_us)[:10]:

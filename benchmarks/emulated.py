@@ -9,17 +9,23 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 
 from devstack.resources import env_for_stage
 
 STAGE = "bench"
+# What .chalice/config.json gives every function of every stage (PYDANTIC_DISABLE_PLUGINS): the app runs here as it
+# runs deployed.
+DEPLOYED_ENV: dict[str, str] = json.loads(
+    (Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text()).get("environment_variables", {})
 # Before anything builds a client or imports the app: both read the environment.
 # The flows drain their setup's catalog.reindex directives before they measure, so those must be due at once
 # (benchmarks/catalog.py measures the product's own quiet periods).
 BENCH_ENV = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
              "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true",
-             "OMNIMAN_REINDEX_QUIET_SECONDS": "0", "OMNIMAN_REINDEX_BURST_QUIET_SECONDS": "0", **env_for_stage(STAGE)}
+             "OMNIMAN_REINDEX_QUIET_SECONDS": "0", "OMNIMAN_REINDEX_BURST_QUIET_SECONDS": "0", **DEPLOYED_ENV,
+             **env_for_stage(STAGE)}
 os.environ.update(BENCH_ENV)
 
 import boto3  # noqa: E402

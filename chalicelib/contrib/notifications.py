@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class Notification(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use: only the workers that send notifications need it.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str  # the directive id: receivers deduplicate on it
     topic: str

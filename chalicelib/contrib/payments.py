@@ -24,10 +24,15 @@ from ..domain.events import ORDER_CREATED, ORDER_PAID, OrderEvent
 from ..domain.models import Channel, Directive, Order
 from ..domain.registry import Registry
 from ..domain.status_flow import flow_for
-from ..services import commands, order_changes
+from ..lazy import deferred
+from ..services import order_changes
 from ..storage import keys
 from ..storage.db import ConditionFailed
 from . import webhooks
+
+# Only the directive worker's handlers below use the order commands: the API loads them for its lifecycle routes, not
+# for this module.
+commands = deferred("chalicelib.services.commands")
 
 SIMULATOR = "simulator"
 DEFAULT_DELAY_SECONDS = 2

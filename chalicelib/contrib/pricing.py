@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ..domain.models import Channel, MoneyQ, Session
-from ..domain.ops import OpContext
 from ..domain.registry import Registry
 from ..domain.totals import reprice
 from ..inventory.store import InventoryStore
 
-_price: TypeAdapter[int] = TypeAdapter(MoneyQ)
+if TYPE_CHECKING:
+    from ..domain.ops import OpContext
+
+_price: TypeAdapter[int] = TypeAdapter(MoneyQ, config=ConfigDict(defer_build=True))  # built on first use
 
 
 def _is_price(value: Any) -> bool:

@@ -30,8 +30,12 @@ from ..inventory.errors import (
     UnknownSku,
 )
 from ..inventory.models import Hold, Shortage
-from ..services.checks import apply_check_result
+from ..lazy import deferred
 from ..services.hub import Hub
+
+# Only the check worker's stock.hold writes a result: the API never loads the check service (and the modify pipeline
+# behind it) for this module.
+checks = deferred("chalicelib.services.checks")
 
 CHECK = "stock"
 HOLD, COMMIT, RELEASE = "stock.hold", "stock.commit", "stock.release"
@@ -95,8 +99,8 @@ def hold(directive: Directive, ctx: DirectiveContext, registry: Registry) -> dic
     except TooManySkus as exc:
         issues = [Issue(id=f"{check_code}:too_many_skus", source=check_code, code="too_many_skus", blocking=True,
                         message=exc.message, context=exc.details)]
-    outcome = apply_check_result(ctx.hub, channel_code, session_key, check_code, expected_rev=rev, payload=payload,
-                                 issues=issues)
+    outcome = checks.apply_check_result(ctx.hub, channel_code, session_key, check_code, expected_rev=rev,
+                                        payload=payload, issues=issues)
     if outcome == "stale" and ctx.hub.sessions.get(channel_code, session_key).state == "abandoned":
         stock.release_holds(who)  # abandoned while this ran: what it just held must not wait for expiry
     return {"outcome": outcome, "held": len(payload["holds"]), "issues": [i.code for i in issues]}

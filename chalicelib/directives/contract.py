@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from ..services.hub import Hub
 
 
-@dataclass(frozen=True)
-class DirectiveContext:
+class DirectiveContext(NamedTuple):
     """Beside the directive: the services (to write checks, read orders) and where this attempt stands.
 
     `idempotency_key` is the directive id: a backend that supports idempotency keys (payment providers,

@@ -10,9 +10,8 @@ import json
 import logging
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -26,8 +25,7 @@ log = logging.getLogger(__name__)
 QUEUES = ("directives", "checks")
 
 
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(NamedTuple):
     """A message received from a dead-letter queue, still to be settled with `settle_dead_letter`."""
 
     queue: str

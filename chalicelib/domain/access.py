@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .errors import Forbidden
 
@@ -23,8 +22,7 @@ SCOPE_PATTERN = re.compile(r"^(admin|operator|catalog:write|price:override|chann
 _CHANNEL_SCOPE = re.compile(r"^channel:([a-z0-9][a-z0-9_.-]{0,63})(:read)?$")
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     """The caller: one API key, by id and name (never its secret or hash)."""
 
     key_id: str
@@ -84,8 +82,7 @@ SYSTEM = Principal(key_id="system", name="system", scopes=frozenset({ADMIN}))
 Kind = Literal["public", "signed", "key", "scope", "channel_read", "channel_write", "resource"]
 
 
-@dataclass(frozen=True)
-class Access:
+class Access(NamedTuple):
     """What a route demands before it runs. `resource`: any valid key; the service checks the resource's
     channel once it has read it (an order's channel decides who may see or move it)."""
 

@@ -4,7 +4,8 @@
 "timestamp", "version"}, "idempotency_key", "occurred_at"}`; `version` is the order's per-event sequence.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 from typing import Any, Literal
 
@@ -38,7 +39,8 @@ def status_event_type(to_status: str) -> str:
 
 
 class EventMetadata(BaseModel):
-    model_config = ConfigDict(extra="allow", **ANSWERED)
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="allow", defer_build=True, **ANSWERED)
 
     actor: str
     timestamp: str
@@ -46,7 +48,7 @@ class EventMetadata(BaseModel):
 
 
 class OrderEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid", **ANSWERED)
+    model_config = ConfigDict(extra="forbid", defer_build=True, **ANSWERED)  # as EventMetadata
 
     event_id: str
     event_type: str

@@ -12,8 +12,7 @@ one of the two: a consumer resuming from its cursor sees every change once, in o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,7 +38,7 @@ _TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 class Change(BaseModel):
     """One change as the feed and the push subscriptions carry it (`seq` and `cursor` are added when read)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use (docs/benchmarks.md)
 
     id: str  # the event id, or the session's: receivers deduplicate on it
     channel: str
@@ -64,8 +63,7 @@ def session_change(change_type: str, channel_code: str, session_key: str, actor:
                   order_ref=order_ref, session_key=session_key, occurred_at=at, event=event)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """A numbered slot of a channel's feed: a change, or void (a number whose writer gave it up)."""
 
     seq: int
@@ -73,8 +71,7 @@ class Entry:
     change: Change | None
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
     seq: int  # the last number consumed (0: nothing yet)
     epoch: int  # when that entry was written (0: unknown), to tell a cursor older than retention
 

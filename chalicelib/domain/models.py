@@ -4,10 +4,11 @@ Money is integer minor units (`*_q`); quantities are Decimal. These models are
 what crosses every boundary (HTTP, DynamoDB, SQS), so they validate on the way in.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
@@ -32,14 +33,15 @@ ANSWERED = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, **ANSWERED)
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True, **ANSWERED)
 
 
 # --- channels ---------------------------------------------------------------
 
 
 class CheckConfig(BaseModel):
-    model_config = ConfigDict(extra="allow", **ANSWERED)
+    model_config = ConfigDict(extra="allow", defer_build=True, **ANSWERED)  # as Model
 
     directive_topic: Code
     hold_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
@@ -51,7 +53,7 @@ class OrderFlow(Model):
     terminal_statuses: list[Code] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> OrderFlow:
+    def _consistent(self) -> Self:
         known = set(self.transitions) | set(self.terminal_statuses)
         for targets in self.transitions.values():
             known.update(targets)
@@ -76,7 +78,7 @@ EventType = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")]
 class Subscription(BaseModel):
     """A webhook URL the channel's changes are pushed to (the change feed's push side): `types` narrows them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True, **ANSWERED)
 
     id: Code
     url: Annotated[str, Field(pattern=r"^https?://\S{1,2040}$")]
@@ -85,7 +87,7 @@ class Subscription(BaseModel):
 
 class ChannelConfig(BaseModel):
     # Contrib modules keep their own keys here (e.g. `pricing`), hence extra="allow".
-    model_config = ConfigDict(extra="allow", **ANSWERED)
+    model_config = ConfigDict(extra="allow", defer_build=True, **ANSWERED)  # built on first use, as Model
 
     required_checks_on_commit: list[Code] = Field(default_factory=list)
     checks: dict[Code, CheckConfig] = Field(default_factory=dict)
@@ -101,7 +103,7 @@ class ChannelConfig(BaseModel):
     subscriptions: Annotated[list[Subscription], Field(max_length=MAX_SUBSCRIPTIONS)] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _required_checks_are_configured(self) -> ChannelConfig:
+    def _required_checks_are_configured(self) -> Self:
         missing = [c for c in self.required_checks_on_commit if c not in self.checks]
         if missing:
             raise ValueError(f"required_checks_on_commit names checks not configured in `checks`: {missing}")
@@ -145,7 +147,7 @@ class Check(Model):
 class IssueAction(BaseModel):
     """A way out of an issue, offered to the client; `id` is what resolve takes (`action` is its old name)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, **ANSWERED)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True, **ANSWERED)  # as Model
 
     id: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("id", "action"))
     label: str = ""
@@ -155,7 +157,7 @@ class IssueAction(BaseModel):
 class Issue(BaseModel):
     """Something a check found. A blocking one stops commit until resolved or until the session changes."""
 
-    model_config = ConfigDict(extra="allow", **ANSWERED)
+    model_config = ConfigDict(extra="allow", defer_build=True, **ANSWERED)  # as Model
 
     id: str = ""
     source: str = ""  # the check code; its resolver handles the actions

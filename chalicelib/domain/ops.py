@@ -1,6 +1,7 @@
 """Session ops: parsed strictly, applied as pure transforms of a working copy of the session."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,7 +21,8 @@ MAX_OPS = 100
 
 
 class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: the modify body's ops, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class AddLine(_Op):
@@ -76,7 +78,7 @@ _OP_TYPES: dict[str, type[_Op]] = {
     "set_data": SetData,
     "merge_lines": MergeLines,
 }
-_op_adapter: TypeAdapter[Op] = TypeAdapter(Op)
+_op_adapter: TypeAdapter[Op] = TypeAdapter(Op, config=ConfigDict(defer_build=True))  # built on first use too
 
 # The first invalid field of an op names the error code the client gets.
 _FIELD_CODES = {

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,8 +24,7 @@ class RefBody(BaseModel):
     value: RefValue
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(NamedTuple):
     """What a reference points at: a session until it is committed, then its order."""
 
     kind: Literal["session", "order"]

@@ -11,20 +11,17 @@ rebuild): past that, any reindex directive rebuilds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
-@dataclass(frozen=True)
-class Debounce:
+class Debounce(NamedTuple):
     quiet_seconds: float
     burst_quiet_seconds: float
     max_lag_seconds: float
 
 
-@dataclass(frozen=True)
-class CatalogWrites:
+class CatalogWrites(NamedTuple):
     """What the catalog's version item says about its writes."""
 
     version: int  # catalog writes so far
@@ -34,8 +31,7 @@ class CatalogWrites:
     dirty_since: datetime | None  # the oldest write the published index may lack
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     action: Literal["current", "superseded", "wait", "rebuild"]
     until: datetime | None = None  # "wait": when to look again
 

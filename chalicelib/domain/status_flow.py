@@ -5,7 +5,9 @@ from __future__ import annotations
 from .errors import Conflict
 from .models import Channel, OrderFlow
 
-DEFAULT_FLOW = OrderFlow(
+# Our own constant, so it is not validated at import, which would build OrderFlow's validator at every cold start
+# (tests/unit/test_domain.py validates it).
+DEFAULT_FLOW = OrderFlow.model_construct(
     initial_status="new",
     transitions={
         "new": ["confirmed", "cancelled"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.json_schema import models_json_schema
 
 from ..domain.access import Access
+from .codes import UNREADABLE_BODY
 from .contract import OWN_CODES, E, Errors, Media, Page
 from .routes import RouteSpec
-from .schemas import UNREADABLE_BODY, Error
+from .schemas import Error
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "0.1.0"
@@ -48,7 +49,9 @@ class Operation:
 
 
 def document(operations: Iterable[Operation], *, title: str, description: str = "") -> dict[str, Any]:
-    ops = sorted(operations, key=lambda o: (o.path, o.method))
+    # The models app.py names are imported here, the first time the document is built.
+    ops = sorted((replace(o, spec=o.spec._replace(contract=o.spec.contract.resolved())) for o in operations),
+                 key=lambda o: (o.path, o.method))
     schemas, refs = _schemas(ops)
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:

@@ -5,8 +5,7 @@ is generated from."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalice import Chalice
 
@@ -17,11 +16,10 @@ BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencod
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-@dataclass(frozen=True)
-class RouteSpec:
+class RouteSpec(NamedTuple):
     access: Access
     limits: tuple[str, ...] = ()  # per-key limits beyond the default one, e.g. ("commit",)
-    contract: Contract = field(default_factory=Contract)
+    contract: Contract = Contract()
 
 
 class RouteTable:

@@ -3,7 +3,8 @@
 Money is integer minor units (`price_q`); quantities are Decimal, never float.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would turn every field's annotation back from a string (a
+# compile and an eval each) when the class is made, at every cold start.
 
 import re
 from decimal import Decimal
@@ -33,7 +34,8 @@ CommitMode = Literal["reserved", "direct"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, **ANSWERED)
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, **ANSWERED)
 
 
 class Store(Model):
@@ -150,7 +152,8 @@ class HoldOwner(Model):
 
 
 class HoldLine(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Built on first use: every function imports every model and uses a few of them (docs/benchmarks.md).
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     # Any string: a sku no product can have is reported as unknown, not as a malformed request.
     sku: Annotated[str, Field(min_length=1, max_length=200)]
@@ -192,7 +195,8 @@ class Availability(Model):
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class StoreBody(Body):

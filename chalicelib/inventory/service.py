@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..domain.clock import now_iso
 from ..domain.errors import Conflict, InvalidInput, NotFound, PreconditionRequired, Unprocessable
@@ -46,7 +46,7 @@ REINDEX_TOPIC = "catalog.reindex"
 # One import request: what a client can send in one go and the API write within API Gateway's 29 s.
 MAX_IMPORT = {"categories": 500, "products": 500, "stores": 100, "stock": 2000}
 MAX_PRICE_Q = 10**15
-_CODE = TypeAdapter(Code)
+_CODE = TypeAdapter(Code, config=ConfigDict(defer_build=True))  # built on first use
 _DIGITS = re.compile("[0-9]{1,16}")
 M = TypeVar("M", bound=BaseModel)
 

@@ -36,7 +36,8 @@ PerMinute = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 
 
 class KeyBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: Name
     scopes: Annotated[list[str], Field(min_length=1, max_length=50)]

@@ -8,8 +8,7 @@ change arrives or the wait is over, so a display sees a new order within about a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..domain.access import Principal
 from ..domain.errors import Gone, InvalidInput
@@ -32,8 +31,7 @@ POLL_SECONDS = 0.3
 MAX_CHANNELS = 25
 
 
-@dataclass
-class ChangesPage:
+class ChangesPage(NamedTuple):
     items: list[dict[str, Any]]
     next_cursor: str
 

@@ -20,7 +20,8 @@ MAX_CONFIG_BYTES = 64_000
 
 
 class ChannelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     code: Code | None = None
     name: Annotated[str, Field(min_length=1, max_length=200)]

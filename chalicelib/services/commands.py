@@ -27,7 +27,8 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class PayBody(Body):

@@ -39,14 +39,16 @@ MAX_LINES = 80
 
 
 class DirectItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     sku: Sku
     quantity: Qty
 
 
 class DirectOrderBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     channel: Code
     store_code: Code

@@ -12,14 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import Field, TypeAdapter, ValidationError
 
 from ..domain.errors import Conflict, InvalidInput, Unprocessable
@@ -31,8 +25,7 @@ REPLAYED = "__replayed__"
 PREFIX = "omniman.command"
 
 
-@dataclass(frozen=True)
-class Once:
+class Once(NamedTuple):
     result: dict[str, Any]
     replayed: bool
 
@@ -59,6 +52,14 @@ def run_once(hub: Hub, key: str | None, *, command: str, target: dict[str, Any],
     """Runs `run` once per key; without a key it simply runs (the command is then not protected)."""
     if key is None:
         return Once(run(), False)
+    # Imported by the first command: app.py names the command bodies this module serves (for their contracts), and
+    # a cold start of any function need not load Powertools idempotency for that.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     request = {"idempotency_key": key, "command": command, "target": target, "body": body}
     config = IdempotencyConfig(
         event_key_jmespath="idempotency_key",

@@ -18,7 +18,8 @@ from .validation import parse
 
 
 class TransitionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: Annotated[str, Field(min_length=1, max_length=64)]
     reason: Annotated[str, Field(max_length=1000)] | None = None

@@ -41,7 +41,8 @@ Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 
 
 class WebhookData(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     payment_id: Ident | None = None
     refund_id: Ident | None = None
@@ -53,7 +54,8 @@ class WebhookData(BaseModel):
 
 
 class WebhookEvent(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     id: Ident
     type: str

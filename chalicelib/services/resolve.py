@@ -14,7 +14,8 @@ from .validation import parse
 
 
 class ResolveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: each body serves one route, and every function imports every route's module.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     issue_id: Annotated[str, Field(min_length=1)]
     action_id: Annotated[str, Field(min_length=1, validation_alias=AliasChoices("action_id", "action"))]

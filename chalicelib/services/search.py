@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..directives.contract import DirectiveContext
 from ..directives.queue import MAX_DELAY_SECONDS
@@ -22,20 +22,18 @@ from ..domain.models import Directive
 from ..domain.registry import Registry
 from ..domain.reindex import CatalogWrites, Debounce, plan
 from ..inventory import keys as inventory_keys
-from ..inventory.models import Category, Product
-from ..search import (
-    CachedIndex,
-    IndexChanged,
-    IndexStore,
-    PublishedIndex,
-    SearchDoc,
-    SearchIndex,
-    add_to_index,
-    build_index,
-)
+from ..lazy import deferred
 from ..storage.aws import client
 from ..storage.db import ConditionFailed, Page, decode_cursor, encode_cursor
 from .hub import Hub
+
+if TYPE_CHECKING:
+    from ..inventory.models import Category, Product
+    from ..search import CachedIndex, IndexStore, PublishedIndex, SearchDoc, SearchIndex
+
+# chalicelib.search (the SQLite engine, the index store) is loaded by the first search or rebuild: no cold start of
+# any function imports SQLite.
+engine = deferred("chalicelib.search")
 
 INDEX_KEY = "catalog/search.sqlite"
 REINDEX = "catalog.reindex"
@@ -54,7 +52,7 @@ class SearchUnavailable(DomainError):
 def _store(hub: Hub) -> IndexStore:
     if not hub.settings.search_bucket:
         raise SearchUnavailable("search is not configured on this stage (OMNIMAN_SEARCH_BUCKET)")
-    return IndexStore(client("s3", hub.settings.aws_endpoint_url), hub.settings.search_bucket, INDEX_KEY)
+    return engine.IndexStore(client("s3", hub.settings.aws_endpoint_url), hub.settings.search_bucket, INDEX_KEY)
 
 
 def current_index(hub: Hub) -> SearchIndex | None:
@@ -64,7 +62,8 @@ def current_index(hub: Hub) -> SearchIndex | None:
     with _lock:
         cached = _cache.get(bucket)
         if cached is None:
-            cached = _cache[bucket] = CachedIndex(_store(hub), check_every_seconds=hub.settings.search_check_seconds)
+            every = hub.settings.search_check_seconds
+            cached = _cache[bucket] = engine.CachedIndex(_store(hub), check_every_seconds=every)
     return cached.current()
 
 
@@ -106,18 +105,18 @@ def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
     if grown is not None:
         data, published, done = grown[0], grown[1], {"outcome": "updated", "added": grown[2]}
     else:
-        data, done = build_index(_docs(hub), str(writes.version)), {"outcome": "rebuilt", "rebuilt": 1}
+        data, done = engine.build_index(_docs(hub), str(writes.version)), {"outcome": "rebuilt", "rebuilt": 1}
     for _ in range(PUBLISH_ATTEMPTS):
         try:
             store.replace(data, str(writes.version), published)
-        except IndexChanged:
+        except engine.IndexChanged:
             published = store.head()
             if _version(published) >= writes.version:
                 return {**report, "outcome": "current"}  # a build at least as new got there first
             continue  # an older one did: ours goes over it
         hub.inventory.store.mark_indexed(writes.version, _iso(now))
         return {**report, **done}
-    raise IndexChanged("the published index kept changing during this publish; the directive is retried")
+    raise engine.IndexChanged("the published index kept changing during this publish; the directive is retried")
 
 
 def _added_to_published(hub: Hub, store: IndexStore, directive: Directive, writes: CatalogWrites
@@ -134,10 +133,10 @@ def _added_to_published(hub: Hub, store: IndexStore, directive: Directive, write
     categories = hub.inventory.store.categories_by_id() if added else {}
     products = hub.inventory.store.products([str(sku) for sku in added], consistent=True)
     try:
-        data = add_to_index(current.data, [_doc(p, categories) for p in products.values()], str(writes.version))
+        data = engine.add_to_index(current.data, [_doc(p, categories) for p in products.values()], str(writes.version))
     except ValueError:
         return None  # a sku already indexed (a re-sent import): the full rebuild sorts it out
-    return data, PublishedIndex(current.etag, current.version), len(products)
+    return data, engine.PublishedIndex(current.etag, current.version), len(products)
 
 
 def debounce(hub: Hub) -> Debounce:
@@ -151,7 +150,7 @@ def _docs(hub: Hub) -> list[SearchDoc]:
 
 
 def _doc(product: Product, categories: dict[str, Category]) -> SearchDoc:
-    return SearchDoc(sku=product.sku, title=product.title, description=product.description or "",
+    return engine.SearchDoc(sku=product.sku, title=product.title, description=product.description or "",
                      category_id=product.category,
                      category_name=categories[product.category].name if product.category in categories else "",
                      price_q=product.price_q)

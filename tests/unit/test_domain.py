@@ -83,6 +83,11 @@ def test_default_flow_matches_the_anchor(status):
     assert allowed_next(DEFAULT_FLOW, status) == expected[status]
 
 
+def test_the_default_flow_is_a_valid_order_flow():
+    # It is built without validation (chalicelib/domain/status_flow.py): this is where it is validated.
+    assert OrderFlow.model_validate(DEFAULT_FLOW.model_dump()) == DEFAULT_FLOW
+
+
 def test_check_transition_lists_the_allowed_ones():
     with pytest.raises(Conflict) as err:
         check_transition(DEFAULT_FLOW, "new", "completed")
