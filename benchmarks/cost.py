@@ -146,7 +146,7 @@ def rows(flows: list[Flow], ops: dict[str, OpSummary], guard: OpSummary, stage: 
         out.append(Row(line, " | ".join(f"{flow} ${dollars:.4f}" for flow, (_, dollars, _) in cells),
                        detail=" | ".join(f"{flow} {units}" for flow, (_, _, units) in cells)))
     out.append(Row("total, the product as measured", " | ".join(f"{flow} ${bills[flow].dollars:.4f}" for flow in names),
-                   detail="payment flow: n/a until the payment contrib lands"))
+                   detail="payment: the simulated provider's own webhook directives left out"))
     guards = {f.name: invocation(guard, stage, http_calls(f, ops)).scaled(PER) for f in flows}
     guard_dollars = {
         name: (g.write_units + g.index_write_units) * prices.DYNAMODB_WRITE_REQUEST_UNIT
