@@ -22,7 +22,6 @@ from benchmarks.report import Line, Row, Section, aws_estimate_ms, op_row, rende
 RUNTIME_TARGET_SECONDS = 300
 COLD_START_TARGET = 1.5
 ZIP_TARGET_BYTES = 10_000_000
-ORDER_TARGET = 16  # DynamoDB requests for create + 5 modifies + a 5-line commit (15 before the change feed)
 
 # The issue's minimum per operation: (target, what makes it up).
 OP_TARGETS: dict[str, tuple[int, str]] = {
@@ -115,12 +114,13 @@ def order_rows(ops: dict[str, OpSummary], stage: str) -> list[Row]:
     server_ms = sum(aws_estimate_ms(ops[name], cost.memory_mb(stage, "api_handler")) * runs for name, runs in steps)
     trips = sum(ops[name].round_trips * runs for name, runs in steps)
     calls = sum(runs for _, runs in steps)
-    per_op = sum(OP_TARGETS[name][0] * runs for name, runs in steps)
+    # The order's target is what its operations' targets add up to (issue 13's "Targets"); the "15 suffice" of its
+    # first measurement assumed a create without its channel read and came before the change feed's numbering.
+    target = sum(OP_TARGETS[name][0] * runs for name, runs in steps)
     return [Row("POS order: create + 5 modifies + commit", f"{requests:g} DynamoDB requests ({breakdown})",
-                f"<= {ORDER_TARGET}", verdict(requests <= ORDER_TARGET),
+                f"<= {target}", verdict(requests <= target),
                 f"{trips:g} sequential round trips in {calls} HTTP calls; expected server time on AWS "
-                f"~{server_ms:.0f} ms (the per-operation targets add up to {per_op}: {ORDER_TARGET} leaves create "
-                "no read of its own)")]
+                f"~{server_ms:.0f} ms (the sum of the per-operation targets)")]
 
 
 def cold_rows(cold: coldstart.ColdStart, imports: list[coldstart.Import], package: coldstart.Package) -> list[Line]:
