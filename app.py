@@ -206,7 +206,7 @@ def commit_session(code: str, key: str) -> Response:
     return api.commit_session(req(), HUB, code, key, app.lambda_context)
 
 
-@route("/v1/channels/{code}/sessions/{key}/abandon", "POST", CHANNEL_WRITE, body=None, headers=(IDEMPOTENCY_KEY,),
+@route("/v1/channels/{code}/sessions/{key}/abandon", "POST", CHANNEL_WRITE, body=None, headers=(IDEMPOTENCY_KEY, ACTOR),
        returns=Session, errors=OPEN_SESSION | UNREADABLE_BODY)
 def abandon_session(code: str, key: str) -> Response:
     return api.abandon_session(req(), HUB, code, key)
@@ -344,7 +344,7 @@ def remove_order_ref(ref: str, namespace: str) -> Response:
 
 
 @route("/v1/channels/{code}/sessions/{key}/refs/{namespace}", "PUT", CHANNEL_WRITE, body=RefBody,
-       headers=(IDEMPOTENCY_KEY,), returns=Session, errors=OPEN_SESSION | REF)
+       headers=(IDEMPOTENCY_KEY,), returns=Session, errors=OPEN_SESSION | REF | E(422, "session_too_large"))
 def set_session_ref(code: str, key: str, namespace: str) -> Response:
     return refs_api.set_session_ref(req(), HUB, code, key, namespace)
 

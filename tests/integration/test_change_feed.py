@@ -72,6 +72,15 @@ def test_abandon_and_type_filter_and_now(api, shops):
     assert changes(api, f"?channel=pos&after={changes(api, '?channel=pos&after=now')['next_cursor']}")["items"] == []
 
 
+def test_an_abandon_records_who_abandoned_it(api, shops):
+    api.session("pos", "T9")
+    assert api.post("/v1/channels/pos/sessions/T9/abandon", {}, headers={"X-Actor": "till-3"}).status == 200
+    [change] = changes(api, "?channel=pos&types=SessionAbandoned")["items"]
+    assert change["event"]["actor"] == "till-3"
+    bad = api.post("/v1/channels/pos/sessions/T9/abandon", {}, headers={"X-Actor": ";"})
+    assert (bad.status, bad.error_code()) == (400, "invalid_actor")  # a code its contract lists (tests/contract.py)
+
+
 def test_keys_see_only_their_channels(api, shops):
     order(api, "pos", "P1")
     order(api, "web", "W1")
