@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ..domain.feed import Change, Entry
 from . import keys
-from .db import ConditionFailed, Db
+from .db import ConditionFailed, Db, _raise_condition_failed
 
 
 class FeedStore:
@@ -78,13 +80,17 @@ class FeedStore:
     def claim_position(self, channel: str, subscription: str, ref: str, owner: str, now: str,
                        lease_until: str) -> dict[str, Any]:
         """Takes the delivery lease of one order for one subscription; ConditionFailed while another holds it."""
-        resp = self.db.client.update_item(
-            TableName=self.db.table, Key=_key(keys.delivery_position(channel, subscription, ref)),
-            UpdateExpression="SET #owner = :owner, #until = :until",
-            ConditionExpression="attribute_not_exists(#until) OR #until < :now",
-            ExpressionAttributeNames={"#owner": "lease_owner", "#until": "lease_until"},
-            ExpressionAttributeValues={":owner": {"S": owner}, ":until": {"S": lease_until}, ":now": {"S": now}},
-            ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="NONE")
+        try:
+            resp = self.db.client.update_item(
+                TableName=self.db.table, Key=_key(keys.delivery_position(channel, subscription, ref)),
+                UpdateExpression="SET #owner = :owner, #until = :until",
+                ConditionExpression="attribute_not_exists(#until) OR #until < :now",
+                ExpressionAttributeNames={"#owner": "lease_owner", "#until": "lease_until"},
+                ExpressionAttributeValues={":owner": {"S": owner}, ":until": {"S": lease_until}, ":now": {"S": now}},
+                ReturnValues="ALL_NEW")
+        except ClientError as exc:
+            _raise_condition_failed(exc)
+            raise
         attrs = resp["Attributes"]
         return {"delivered": int(attrs.get("delivered", {"N": "0"})["N"]),
                 "refused": [v["S"] for v in attrs.get("refused", {"L": []})["L"]]}

@@ -105,6 +105,17 @@ def test_a_refused_event_kills_its_own_delivery_and_not_the_next(api, pushed):
     assert directive(api, first["id"])["status"] == "done"
 
 
+def test_a_delivery_waits_while_another_sends_the_same_order(api, pushed, hub):
+    ref = place(api)
+    first = deliveries(api, ref)[0]
+    # Another delivery of this order holds the lease (it is sending): this one backs off and is retried.
+    hub.feed.claim_position("pos", "erp", ref, "L-OTHER", "2026-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z")
+    assert run(api, first["id"])["batchItemFailures"]
+    failed = directive(api, first["id"])
+    assert failed["status"] == "failed" and "DeliveryBusy" in failed["last_error"]
+    assert pushed.requests == []
+
+
 def test_types_narrow_a_subscription_and_abandons_are_pushed(api, receiver, monkeypatch):
     monkeypatch.setenv("OMNIMAN_WEBHOOK_SECRET", SECRET)
     api.channel("web", pricing_policy="external", config={"subscriptions": [
