@@ -67,6 +67,7 @@ def test_packaged_template_passes_cfn_lint(packaged, figures: list[str], stage: 
     # cfn-lint exits with a bitmask: 2 errors, 4 warnings, 8 informational; 1 means it could not run.
     assert proc.returncode & 0b11 == 0 and not errors, f"cfn-lint errors:\n{proc.stdout}{proc.stderr}"
     expected = [line for line in findings if any(f":{rule}:" in line for rule in EXPECTED_WARNINGS)]
+    assert findings == expected, "cfn-lint warnings:\n" + "\n".join(line for line in findings if line not in expected)
     figures.append(f"{stage}: cfn-lint on the packaged template: 0 errors, {len(findings) - len(expected)} warning(s)"
                    f" (+{len(expected)} expected: {', '.join(EXPECTED_WARNINGS)})"
                    + "".join(f"\n    {line}" for line in findings if line not in expected))
