@@ -109,9 +109,8 @@ def _is_code(value: str) -> bool:
 def _catalog_write(hub: Hub, writes: list[dict[str, Any]], reason: str, **payload: Any) -> Directive:
     """`writes` + `ADD version 1` on the catalog item + a `catalog.reindex` directive, one transaction.
 
-    The directive's id is the write's token on the catalog item (`last_write`): see domain/reindex.py. `added`
-    (in `payload`) lists the skus of a write that only creates products, which the index can take without a
-    rebuild; a write that changes products sends none.
+    The directive's id is the write's token on the catalog item (`last_write`): see domain/reindex.py. `skus`
+    (in `payload`) lists the products the write created or changed, which the index can take without a rebuild.
 
     ConditionFailed (with one reason per write, in order) is the caller's to explain. Every catalog write also
     touches the one catalog item, so concurrent writes collide there now and then: those are retried.
@@ -164,7 +163,7 @@ def create_category(hub: Hub, body: Any) -> Category:
     category = Category(id=req.id, name=req.name, description=req.description, created_at=now_iso())
     try:
         _catalog_write(hub, [hub.inventory.store.create_category_request(category)], "category.created",
-                       category=category.id, added=[])
+                       category=category.id, skus=[])
     except ConditionFailed:
         raise Conflict(f"category {category.id!r} already exists", code="category_exists") from None
     return category
@@ -194,7 +193,7 @@ def create_product(hub: Hub, body: Any) -> Product:
     if product.category is not None:
         writes.append(store.category_exists_request(product.category))
     try:
-        _catalog_write(hub, writes, "product.created", sku=product.sku, added=[product.sku])
+        _catalog_write(hub, writes, "product.created", sku=product.sku, skus=[product.sku])
     except ConditionFailed as exc:
         if 1 in _failed(exc):
             raise _unknown_category(product.category) from None
@@ -228,7 +227,7 @@ def replace_product(hub: Hub, sku: str, body: Any, if_match: int | None) -> Prod
         if updated.category is not None:
             writes.append(store.category_exists_request(updated.category))
         try:
-            _catalog_write(hub, writes, "product.replaced", sku=sku)
+            _catalog_write(hub, writes, "product.replaced", sku=sku, skus=[sku])
             return updated
         except ConditionFailed as exc:
             failed = _failed(exc)
@@ -466,7 +465,7 @@ def import_catalog(hub: Hub, body: Any) -> dict[str, Any]:
     )
     hub.inventory.store.put_many(items)
     directive = _catalog_write(hub, [], "catalog.imported", products=len(new_products),
-                               added=[p.sku for p in new_products],
+                               skus=[p.sku for p in new_products],
                                categories=len(new_categories))
     created = {"categories": len(new_categories), "products": len(new_products), "stores": len(new_stores),
                "stock": len(new_stock)}

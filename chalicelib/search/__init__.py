@@ -10,11 +10,11 @@ from .engine import (
     Hit,
     SearchDoc,
     SearchIndex,
-    add_to_index,
     build_index,
     fts5_available,
     match_expression,
     require_engine,
+    upsert_into_index,
 )
 from .index_store import CachedIndex, FetchedIndex, IndexChanged, IndexStore, PublishedIndex
 
@@ -27,9 +27,9 @@ __all__ = [
     "PublishedIndex",
     "SearchDoc",
     "SearchIndex",
-    "add_to_index",
     "build_index",
     "fts5_available",
     "match_expression",
     "require_engine",
+    "upsert_into_index",
 ]

@@ -1,4 +1,5 @@
-"""Product search on SQLite FTS5: one index, built whole from the catalog, shipped as bytes, queried in memory.
+"""Product search on SQLite FTS5: one index, built from the catalog and written into per catalog write, shipped as
+bytes, queried in memory.
 
 Matching is case- and accent-insensitive (text is NFKC-normalised and case-folded in Python, then the
 unicode61 tokenizer removes diacritics) and every query word must match somewhere in the title, description
@@ -35,9 +36,12 @@ __all__ = [
     "fts5_available",
     "match_expression",
     "require_engine",
+    "upsert_into_index",
 ]
 
-SCHEMA_VERSION = "omniman-search/1"
+SCHEMA_VERSION = "omniman-search/2"
+# Version 1 had no `texts` table: it answers queries alike, but a product in it can only change by a full build.
+READABLE_SCHEMAS = frozenset({"omniman-search/1", SCHEMA_VERSION})
 # Query words beyond this many only narrow a result that is already specific, and each one costs a posting-list
 # scan: capping them bounds the latency of a pasted 10 KB string.
 MAX_QUERY_WORDS = 12
@@ -73,7 +77,14 @@ CREATE TABLE docs (
     price_q INTEGER NOT NULL,
     category_id TEXT
 );
--- Contentless: the text is only needed to match and rank, the display title lives in docs; this halves the size.
+-- The rest of what the full-text table was given for each doc (its title is docs.title folded). The full-text
+-- table keeps no text (contentless: smaller and faster to load), and taking a changed product's words out of it
+-- needs exactly the words that went in.
+CREATE TABLE texts (
+    rowid INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    category_name TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE fts USING fts5(
     title, description, category_name,
     content='', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4'
@@ -143,7 +154,7 @@ def build_index(docs: Iterable[SearchDoc], version: str) -> bytes:
         con.executescript(_SCHEMA)
         with con:
             con.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
-            con.executemany("INSERT INTO fts (rowid, title, description, category_name) VALUES (?, ?, ?, ?)", texts)
+            _insert_texts(con, texts)
             con.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
                 [("schema", SCHEMA_VERSION), ("version", _clean(version)), ("doc_count", str(len(rows)))],
@@ -156,12 +167,11 @@ def build_index(docs: Iterable[SearchDoc], version: str) -> bytes:
         con.close()
 
 
-def add_to_index(data: bytes, docs: Iterable[SearchDoc], version: str) -> bytes:
-    """`data` (what build_index or this produced) with `docs` added, as `version`: what a catalog write that only
-    creates products changes, without reading the rest of the catalog again. The result matches (and ranks) as a
-    build of all the docs would. Raises ValueError if `data` is no index or a doc's sku is in it already: a product
-    that changes needs a full build (the full-text table keeps no text to delete by, and this SQLite predates
-    FTS5's contentless_delete).
+def upsert_into_index(data: bytes, docs: Iterable[SearchDoc], version: str) -> bytes:
+    """`data` (what build_index or this produced) with `docs` in it, as `version`: a doc whose sku is indexed
+    replaces it, the others are added. What a catalog write that creates or changes products needs, without reading
+    the rest of the catalog again; the result answers (and ranks) exactly as a build of the same docs would.
+    Raises ValueError if `data` is no index of this schema or `docs` repeats a sku; `data` is never changed.
     """
     require_engine()
     if not isinstance(version, str) or not version:
@@ -178,11 +188,21 @@ def add_to_index(data: bytes, docs: Iterable[SearchDoc], version: str) -> bytes:
             raise ValueError(f"not a search index of schema {SCHEMA_VERSION}: {meta.get('schema')!r}")
         rows, texts = _rows(docs, first_rowid=top + 1)
         with con:
-            try:
-                con.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
-            except sqlite3.IntegrityError as e:
-                raise ValueError(f"a sku is in the index already: {e}") from None
-            con.executemany("INSERT INTO fts (rowid, title, description, category_name) VALUES (?, ?, ?, ?)", texts)
+            # A changed product's old words come out exactly as they went in, and it keeps its row number.
+            indexed = [found for row in rows if (found := con.execute(_INDEXED, (row[1],)).fetchone())]
+            con.executemany(
+                "INSERT INTO fts (fts, rowid, title, description, category_name) VALUES ('delete', ?, ?, ?, ?)",
+                [(rowid, _fold(title), description, category) for _, rowid, title, description, category in indexed],
+            )
+            gone = [(rowid,) for _, rowid, *_ in indexed]
+            con.executemany("DELETE FROM texts WHERE rowid = ?", gone)
+            con.executemany("DELETE FROM docs WHERE rowid = ?", gone)
+            kept = {sku: rowid for sku, rowid, *_ in indexed}
+            rowids = [kept.get(row[1], row[0]) for row in rows]
+            rows = [(rowid, *row[1:]) for rowid, row in zip(rowids, rows, strict=True)]
+            texts = [(rowid, *text[1:]) for rowid, text in zip(rowids, texts, strict=True)]
+            con.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
+            _insert_texts(con, texts)
             (count,) = con.execute("SELECT count(*) FROM docs").fetchone()
             con.executemany("UPDATE meta SET value = ? WHERE key = ?",
                             [(_clean(version), "version"), (str(count), "doc_count")])
@@ -191,6 +211,16 @@ def add_to_index(data: bytes, docs: Iterable[SearchDoc], version: str) -> bytes:
         return con.serialize()
     finally:
         con.close()
+
+
+_INDEXED = ("SELECT d.sku, d.rowid, d.title, t.description, t.category_name FROM docs d JOIN texts t USING (rowid) "
+            "WHERE d.sku = ?")
+
+
+def _insert_texts(con: sqlite3.Connection, texts: list[tuple[int, str, str, str]]) -> None:
+    con.executemany("INSERT INTO texts (rowid, description, category_name) VALUES (?, ?, ?)",
+                    [(rowid, description, category) for rowid, _, description, category in texts])
+    con.executemany("INSERT INTO fts (rowid, title, description, category_name) VALUES (?, ?, ?, ?)", texts)
 
 
 def _rows(docs: Iterable[SearchDoc], first_rowid: int = 1
@@ -236,7 +266,7 @@ class SearchIndex:
         except sqlite3.Error as e:
             con.close()
             raise ValueError(f"not a search index: {e}") from e
-        if meta.get("schema") != SCHEMA_VERSION or "version" not in meta:
+        if meta.get("schema") not in READABLE_SCHEMAS or "version" not in meta:
             con.close()
             raise ValueError(f"not a search index of schema {SCHEMA_VERSION}: {meta.get('schema')!r}")
         return cls(con, meta["version"], int(meta.get("doc_count", "0")))

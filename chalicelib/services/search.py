@@ -76,10 +76,10 @@ def forget() -> None:
 # --- the index worker ---------------------------------------------------------------------------------------------
 
 def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
-    """Runs a `catalog.reindex` directive: when domain/reindex.py says the catalog's writes are due, adds its
-    write's new products to the published index (when that is all it lacks) or rebuilds the index from the whole
-    catalog; else waits or leaves it to a later write's directive. Without a directive (an operator, a benchmark):
-    rebuilds now unless the index is already at the catalog's version.
+    """Runs a `catalog.reindex` directive: when domain/reindex.py says the catalog's writes are due, writes its
+    write's new and changed products into the published index (when that is all it lacks) or rebuilds the index
+    from the whole catalog; else waits or leaves it to a later write's directive. Without a directive (an
+    operator, a benchmark): rebuilds now unless the index is already at the catalog's version.
 
     Correct under concurrent writes: the version is read before the products, so the index published as version
     V holds at least V's writes (the products index is eventually consistent: the quiet period before a rebuild
@@ -96,14 +96,14 @@ def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
         token = str(directive.payload.get("write") or directive.id)
         decided = plan(now, writes, _version(published), token, debounce(hub))
         if decided.action == "wait" and decided.until is not None:
-            return {**report, "outcome": "waiting", "until": _look_again(hub, token, now, decided.until)}
+            return {**report, "outcome": "waiting", "until": _look_again(hub, directive, token, now, decided.until)}
         if decided.action != "rebuild":
             return {**report, "outcome": decided.action}
     elif _version(published) >= writes.version:
         return {**report, "outcome": "current"}
-    grown = _added_to_published(hub, store, directive, writes) if directive is not None else None
-    if grown is not None:
-        data, published, done = grown[0], grown[1], {"outcome": "updated", "added": grown[2]}
+    written = _written_into_published(hub, store, directive, writes) if directive is not None else None
+    if written is not None:
+        data, published, done = written[0], written[1], {"outcome": "updated", "written": written[2]}
     else:
         data, done = engine.build_index(_docs(hub), str(writes.version)), {"outcome": "rebuilt", "rebuilt": 1}
     for _ in range(PUBLISH_ATTEMPTS):
@@ -119,23 +119,24 @@ def reindex(hub: Hub, directive: Directive | None = None) -> dict[str, Any]:
     raise engine.IndexChanged("the published index kept changing during this publish; the directive is retried")
 
 
-def _added_to_published(hub: Hub, store: IndexStore, directive: Directive, writes: CatalogWrites
-                        ) -> tuple[bytes, PublishedIndex, int] | None:
-    """When the published index lacks only this directive's write and that write only created products (it lists
-    them as `added`): the published index with them added, the object it replaces and how many; else None (a
-    full rebuild). It costs the index's download and the new products' reads instead of the whole catalog."""
-    added = directive.payload.get("added")
-    if not isinstance(added, list) or writes.last_write != (directive.payload.get("write") or directive.id):
+def _written_into_published(hub: Hub, store: IndexStore, directive: Directive, writes: CatalogWrites
+                            ) -> tuple[bytes, PublishedIndex, int] | None:
+    """When the published index lacks only this directive's write and that write names the products it created or
+    changed (`skus`): the published index with them written in, the object it replaces and how many; else None (a
+    full rebuild). It costs the index's download and those products' reads instead of the whole catalog."""
+    skus = directive.payload.get("skus")
+    if not isinstance(skus, list) or writes.last_write != (directive.payload.get("write") or directive.id):
         return None
     current = store.fetch(None)
     if current is None or current.version != str(writes.version - 1):
         return None
-    categories = hub.inventory.store.categories_by_id() if added else {}
-    products = hub.inventory.store.products([str(sku) for sku in added], consistent=True)
+    categories = hub.inventory.store.categories_by_id() if skus else {}
+    products = hub.inventory.store.products([str(sku) for sku in skus], consistent=True)
     try:
-        data = engine.add_to_index(current.data, [_doc(p, categories) for p in products.values()], str(writes.version))
+        data = engine.upsert_into_index(current.data, [_doc(p, categories) for p in products.values()],
+                                        str(writes.version))
     except ValueError:
-        return None  # a sku already indexed (a re-sent import): the full rebuild sorts it out
+        return None  # an index of an older schema: the full rebuild replaces it
     return data, engine.PublishedIndex(current.etag, current.version), len(products)
 
 
@@ -161,12 +162,13 @@ def _version(published: PublishedIndex | None) -> int:
     return int(raw) if raw.isdigit() else -1
 
 
-def _look_again(hub: Hub, token: str, now: datetime, until: datetime) -> str:
-    """Schedules one more reindex directive for the write `token`, due at `until`. Its id comes from the token and
-    the time, so a redelivered run schedules it once."""
+def _look_again(hub: Hub, early: Directive, token: str, now: datetime, until: datetime) -> str:
+    """Schedules one more reindex directive for the write `token` (and the products `early` names), due at `until`.
+    Its id comes from the token and the time, so a redelivered run schedules it once."""
     at, due = _iso(now), _iso(until)
+    skus = {"skus": early.payload["skus"]} if "skus" in early.payload else {}
     directive = Directive(id=derived_id("D", REINDEX, token, due), topic=REINDEX,
-                          payload={"reason": "catalog.quiet_check", "write": token},
+                          payload={"reason": "catalog.quiet_check", "write": token, **skus},
                           delay_seconds=min(MAX_DELAY_SECONDS, max(1, math.ceil((until - now).total_seconds()))),
                           created_at=at, updated_at=at)
     try:

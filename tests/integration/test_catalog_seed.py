@@ -155,7 +155,7 @@ def test_each_import_bumps_the_version_once_and_sends_one_reindex_in_one_transac
     assert api.post("/v1/catalog/import", SMALL).status == 200
     assert (hub.inventory.store.catalog_version(), reindex_count(api)) == (2, 2)
     directive = everything(api, "/v1/directives?topic=catalog.reindex")[0]
-    assert directive["payload"] == {"reason": "catalog.imported", "products": 0, "categories": 0, "added": []}
+    assert directive["payload"] == {"reason": "catalog.imported", "products": 0, "categories": 0, "skus": []}
 
 
 def test_an_import_batches_its_reads_and_writes(api, hub, calls):

@@ -45,7 +45,7 @@ def batch(n: int) -> dict[str, Any]:
 
 
 def test_an_import_in_batches_costs_one_rebuild_and_a_lone_write_waits_only_its_quiet_period(api, quiet):
-    """Then a lone new product is added to the index, and a lone change rebuilds it."""
+    """Then a lone new product and a lone change are written into the published index, without a rebuild."""
     for n in range(5):
         assert api.post("/v1/catalog/import", batch(n)).status == 200
         if n:  # SQS delivers the previous batch's directive while this import goes on
@@ -63,7 +63,7 @@ def test_an_import_in_batches_costs_one_rebuild_and_a_lone_write_waits_only_its_
     lone = reindex_directives(api)[-1]
     assert (lone["payload"]["reason"], lone["delay_seconds"]) == ("product.created", 1)
     # All the index lacks is this new product: it is added to the published index, the catalog is not read again.
-    assert deliver(api, lone)["result"] == {"outcome": "updated", "added": 1, "rebuilt": 0, "version": 6}
+    assert deliver(api, lone)["result"] == {"outcome": "updated", "written": 1, "rebuilt": 0, "version": 6}
     assert found(api, "solitary") == ["LONE-1"]
     assert len(found(api, "batchware")) == 50
 
@@ -71,9 +71,11 @@ def test_an_import_in_batches_costs_one_rebuild_and_a_lone_write_waits_only_its_
     assert api.put("/v1/products/LONE-1", {"title": "Solitary Kettle", "price_q": 900},
                    headers={"If-Match": '"1"'}).status == 200
     changed = reindex_directives(api)[-1]
-    assert deliver(api, changed)["result"] == {"outcome": "rebuilt", "rebuilt": 1, "version": 7}  # a change
+    assert changed["payload"] == {"reason": "product.replaced", "sku": "LONE-1", "skus": ["LONE-1"]}
+    assert deliver(api, changed)["result"] == {"outcome": "updated", "written": 1, "rebuilt": 0, "version": 7}
     assert (found(api, "teapot"), found(api, "kettle")) == ([], ["LONE-1"])
-    assert sum(d["result"]["rebuilt"] for d in reindex_directives(api)) == 2
+    assert len(found(api, "batchware")) == 50
+    assert sum(d["result"]["rebuilt"] for d in reindex_directives(api)) == 1
 
 
 def test_a_directive_that_runs_early_waits_and_its_redelivery_schedules_one_follow_up(api, quiet):
@@ -85,8 +87,8 @@ def test_a_directive_that_runs_early_waits_and_its_redelivery_schedules_one_foll
     ran = api.get(f"/v1/directives/{directive['id']}").json
     assert ran["result"]["outcome"] == "waiting"
     [follow_up] = reindex_directives(api)[1:]
-    assert follow_up["payload"] == {"reason": "catalog.quiet_check", "write": directive["id"]}
-    assert deliver(api, follow_up)["result"]["outcome"] == "rebuilt"
+    assert follow_up["payload"] == {"reason": "catalog.quiet_check", "write": directive["id"], "skus": ["EARLY-1"]}
+    assert deliver(api, follow_up)["result"]["outcome"] == "rebuilt"  # nothing was published to write into
     assert found(api, "kettle") == ["EARLY-1"]
 
 
@@ -143,7 +145,7 @@ def test_a_write_that_lands_during_a_rebuild_is_indexed_by_the_next_one(api, hub
     assert found(api, "lamp") == ["BEFORE-1"]
     assert hub.inventory.store.catalog_writes().dirty_since is not None  # the index knows it is behind
     during = reindex_directives(api)[-1]
-    assert deliver(api, during)["result"] == {"outcome": "updated", "added": 1, "rebuilt": 0, "version": 2}
+    assert deliver(api, during)["result"] == {"outcome": "updated", "written": 1, "rebuilt": 0, "version": 2}
     assert found(api, "lamp") == ["BEFORE-1", "DURING-1"]
 
 

@@ -19,10 +19,10 @@ from chalicelib.search import (
     Hit,
     SearchDoc,
     SearchIndex,
-    add_to_index,
     build_index,
     fts5_available,
     match_expression,
+    upsert_into_index,
 )
 from chalicelib.search.engine import MAX_QUERY_WORDS, SCHEMA_VERSION
 
@@ -462,13 +462,13 @@ def test_seed_stores_and_stock() -> None:
     assert sum(r["on_hand"] >= r["reorder_level"] for r in rows) > len(rows) // 2
 
 
-# --- adding to a built index (a catalog write that only creates products) -----------------------------------------
+# --- writing into a built index (a catalog write that creates or changes products) ---------------------------------
 
 QUERIES = ["coffee", "cafe", "runn", "running shoes", "footwear", "socks hiking", "creme", "strasse", "tote", "bag"]
 
 
 def answers(index: SearchIndex) -> list[Any]:
-    """Everything a reader can ask, with scores: what an added-to index must answer like a full build."""
+    """Everything a reader can ask, with scores: what an index written into must answer like a full build."""
     out: list[Any] = [index.version, index.doc_count]
     for q in [*QUERIES, ""]:
         out.append([(h.sku, round(h.score, 9)) for h in index.search(q, limit=50)])
@@ -480,24 +480,67 @@ def answers(index: SearchIndex) -> list[Any]:
 def test_adding_docs_answers_as_a_build_of_all_of_them():
     # Built from part of the catalog in one order, the rest added in two writes: the same answers as one build.
     first, second, third = DOCS[5:], DOCS[:2], DOCS[2:5]
-    grown = add_to_index(add_to_index(build_index(first, "1"), second, "2"), third, "3")
+    grown = upsert_into_index(upsert_into_index(build_index(first, "1"), second, "2"), third, "3")
     assert answers(SearchIndex.from_bytes(grown)) == answers(SearchIndex.from_bytes(build_index(DOCS, "3")))
 
 
-def test_adding_nothing_moves_only_the_version():
-    grown = SearchIndex.from_bytes(add_to_index(build_index(DOCS, "1"), [], "2"))
+def changed(original: SearchDoc, **fields: Any) -> SearchDoc:
+    return SearchDoc(**{**{f: getattr(original, f) for f in SearchDoc.__slots__}, **fields})
+
+
+def test_changing_docs_answers_as_a_build_of_the_changed_catalog():
+    # New words in, old words out (title, description and category each), a price and a category moved, and a
+    # new product in the same write: the index answers exactly as one built from the catalog as it now is.
+    edits = [
+        changed(DOCS[0], title="Decaf Espresso Beans", description="Swiss water process.", price_q=1499),
+        changed(DOCS[2], category_id="footwear", category_name="Footwear"),
+        changed(DOCS[4], description="Nothing about what it used to say."),
+    ]
+    new = doc("NEW-1", "Café Crème Pods", "Capsules.", "coffee", "Coffee & Tea", 599)
+    catalog = {d.sku: d for d in DOCS} | {d.sku: d for d in [*edits, new]}
+    written = upsert_into_index(upsert_into_index(build_index(DOCS, "1"), edits[:1], "2"), [*edits[1:], new], "3")
+    index = SearchIndex.from_bytes(written)
+    assert answers(index) == answers(SearchIndex.from_bytes(build_index(list(catalog.values()), "3")))
+    assert "CAFE-1" in skus(index.search("decaf")) and "CAFE-1" not in skus(index.search("arabica"))
+    assert skus(index.search("espresso", min_price_q=1400, max_price_q=1500)) == ["CAFE-1"]
+
+
+def test_changing_a_doc_back_and_forth_leaves_no_trace():
+    flipped = changed(DOCS[1], title="Paper Cones", description="For pour-over.")
+    written = build_index(DOCS, "1")
+    for n in range(2, 9):  # ends on the original
+        written = upsert_into_index(written, [flipped if n % 2 else DOCS[1]], str(n))
+    con = sqlite3.connect(":memory:")
+    con.deserialize(written)
+    con.execute("INSERT INTO fts (fts) VALUES ('integrity-check')")  # raises if any word was left behind
+    assert answers(SearchIndex.from_bytes(written))[1:] == answers(SearchIndex.from_bytes(build_index(DOCS, "8")))[1:]
+
+
+def test_writing_nothing_moves_only_the_version():
+    grown = SearchIndex.from_bytes(upsert_into_index(build_index(DOCS, "1"), [], "2"))
     assert answers(grown)[1:] == answers(SearchIndex.from_bytes(build_index(DOCS, "1")))[1:]
     assert grown.version == "2"
 
 
-def test_adding_a_sku_already_indexed_or_to_no_index_is_refused():
+def test_what_cannot_be_written_is_refused_and_the_given_index_never_changes():
     built = build_index(DOCS[:3], "1")
-    with pytest.raises(ValueError, match="already"):
-        add_to_index(built, [DOCS[0]], "2")
     with pytest.raises(ValueError, match="duplicate"):
-        add_to_index(built, [DOCS[4], DOCS[4]], "2")
+        upsert_into_index(built, [DOCS[4], DOCS[4]], "2")
     with pytest.raises(ValueError):
-        add_to_index(b"not an index at all", [DOCS[4]], "2")
+        upsert_into_index(b"not an index at all", [DOCS[4]], "2")
     with pytest.raises(ValueError):
-        add_to_index(built, [DOCS[4]], "")
-    assert SearchIndex.from_bytes(built).doc_count == 3  # what was given is never changed
+        upsert_into_index(built, [DOCS[4]], "")
+    assert SearchIndex.from_bytes(built).doc_count == 3
+
+
+def test_an_index_of_the_first_schema_is_read_but_never_written_into():
+    # What S3 holds when this version deploys: searchable at once, and replaced by the first full build.
+    con = sqlite3.connect(":memory:")
+    con.deserialize(build_index(DOCS, "1"))
+    with con:
+        con.execute("DROP TABLE texts")
+        con.execute("UPDATE meta SET value = 'omniman-search/1' WHERE key = 'schema'")
+    first = con.serialize()
+    assert skus(SearchIndex.from_bytes(first).search("espresso")) == ["CAFE-1"]
+    with pytest.raises(ValueError, match="schema"):
+        upsert_into_index(first, [DOCS[0]], "2")
