@@ -146,11 +146,26 @@ def releases(api, ref):
     return api.get(f"/v1/directives?order_ref={ref}&topic=stock.release").json["items"]
 
 
-@pytest.mark.parametrize("channel", ["counter", "checked"])
-def test_cancelling_a_confirmed_order_restocks_it_exactly_once(shelf, hub, channel):
+def release_at_once(hub, directive_id: str, *, threads: int, attempt: int) -> list[dict]:
+    """Runs the stock.release handler of one directive on `threads` threads released together (SQS redelivering it
+    to several workers), past the worker's claim; their results."""
     from chalicelib.directives.contract import DirectiveContext
     from chalicelib.domain.registry import registry
 
+    directive = hub.directives.get(directive_id)
+    handler = registry.handler("stock.release")
+    barrier = threading.Barrier(threads)
+
+    def run(_: int) -> dict:
+        barrier.wait()
+        return handler(directive, DirectiveContext(hub, directive.id, attempt, 5))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(run, range(threads)))
+
+
+@pytest.mark.parametrize("channel", ["counter", "checked"])
+def test_cancelling_a_confirmed_order_restocks_it_exactly_once(shelf, hub, channel):
     # A channel with a stock check holds its sessions' stock; its direct orders still deducted without holds.
     shelf.channel("checked", pricing_policy="internal", config={"checks": {"stock": {"directive_topic": "stock.hold"}}})
     ref = place(shelf, ("HAT", 2), ("MUG", "1.5"), channel=channel).json["ref"]
@@ -165,35 +180,14 @@ def test_cancelling_a_confirmed_order_restocks_it_exactly_once(shelf, hub, chann
     assert stock(shelf, "HAT") == "10"
 
     # Delivered again past the worker's claim (a crash between the restock and `done`), by 4 threads at once.
-    directive = hub.directives.get(queued["id"])
-    handler = registry.handler("stock.release")
-    barrier = threading.Barrier(4)
-
-    def run(_: int) -> dict:
-        barrier.wait()
-        return handler(directive, DirectiveContext(hub, directive.id, 2, 5))
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        assert list(pool.map(run, range(4))) == [{"restocked": 0}] * 4
+    assert release_at_once(hub, queued["id"], threads=4, attempt=2) == [{"restocked": 0}] * 4
     assert (stock(shelf, "HAT"), Decimal(stock(shelf, "MUG"))) == ("10", 5)
 
 
 def test_concurrent_first_runs_of_a_restock_put_it_back_once(shelf, hub):
-    from chalicelib.directives.contract import DirectiveContext
-    from chalicelib.domain.registry import registry
-
     ref = place(shelf, ("HAT", 3)).json["ref"]
     assert shelf.post(f"/v1/orders/{ref}/cancel", {}).status == 200
-    directive = hub.directives.get(releases(shelf, ref)[0]["id"])
-    handler = registry.handler("stock.release")
-    barrier = threading.Barrier(6)
-
-    def run(_: int) -> dict:
-        barrier.wait()
-        return handler(directive, DirectiveContext(hub, directive.id, 1, 5))
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(run, range(6)))
+    results = release_at_once(hub, releases(shelf, ref)[0]["id"], threads=6, attempt=1)
     assert sorted(r["restocked"] for r in results) == [0, 0, 0, 0, 0, 1]
     assert stock(shelf, "HAT") == "10"
 
